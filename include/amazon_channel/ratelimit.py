@@ -1,0 +1,69 @@
+"""Token bucket, shared by the SP-API client (to pace itself) and the emulator (to enforce limits).
+
+Amazon meters each operation with a bucket of `burst` tokens refilled at `rate` tokens per second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+# Amazon's default usage plans per operation, (rate per second, burst), from ../shared/spapi-models.
+DEFAULT_USAGE_PLANS = {
+    "searchOrders": (0.0056, 20),
+    "getOrder": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+}
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, clock=time.monotonic):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is there (the emulator's check)."""
+        with self._lock:
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+    def reserve(self) -> float:
+        """Take a token, possibly on credit; return how long the caller must wait before using it."""
+        with self._lock:
+            self._refill()
+            self._tokens -= 1
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self) -> float:
+        """Block until a token is ours (the client's pacing); return the seconds waited."""
+        wait = self.reserve()
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+    def set_rate(self, rate: float) -> None:
+        """Adopt a new refill rate (from Amazon's x-amzn-RateLimit-Limit header)."""
+        if rate > 0:
+            with self._lock:
+                self._refill()
+                self.rate = rate
+
+    def drain(self) -> None:
+        """Forget any remaining burst (after a 429 the server's bucket is evidently empty)."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._tokens, 0.0)

@@ -1,0 +1,44 @@
+"""Run-scoped staging of raw pages between tasks, on any fsspec file system (file:// here, s3:// in production).
+
+Tasks pass the returned path through XCom, never the rows themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import fsspec
+
+
+def safe_segment(value: str) -> str:
+    """A run id such as 'scheduled__2026-01-01T10:00:00+00:00' as one path segment."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value)
+
+
+class Staging:
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+        self.fs, self._root_path = fsspec.core.url_to_fs(self.root)
+
+    def run_path(self, dag_id: str, run_id: str, step: str) -> str:
+        return f"{self.root}/{safe_segment(dag_id)}/{safe_segment(run_id)}/{step}"
+
+    def clear(self, path: str) -> None:
+        """Remove a step's earlier output so a re-run replaces it instead of adding to it."""
+        _, local = fsspec.core.url_to_fs(path)
+        if self.fs.exists(local):
+            self.fs.rm(local, recursive=True)
+        self.fs.makedirs(local, exist_ok=True)
+
+    def write_json(self, path: str, name: str, payload) -> None:
+        with fsspec.open(f"{path}/{name}", "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+
+    def read_json_files(self, path: str):
+        """Yield the JSON documents under `path` in name order."""
+        _, local = fsspec.core.url_to_fs(path)
+        for name in sorted(self.fs.ls(local, detail=False)):
+            if name.endswith(".json"):
+                with self.fs.open(name, "r", encoding="utf-8") as handle:
+                    yield json.load(handle)

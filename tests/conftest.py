@@ -1,0 +1,133 @@
+"""Shared fixtures: a real SP-API emulator over HTTP, clients pointed at it, and an Airflow home for DAG tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT.parent / "shared" / "spapi-models"
+# A fixed emulator clock makes windows and ground truth repeatable.
+EMULATOR_CLOCK = "2026-03-10T12:00:00Z"
+EMULATOR_ARGS = ["--seed", "7", "--orders", "6000", "--history-days", "10", "--future-days", "2",
+                 "--clock-start", EMULATOR_CLOCK, "--rate-scale", "2000"]
+
+# Airflow reads its configuration at import time: point it at a throw-away home before any test imports it.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "dags")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmulatorServer:
+    """A running emulator process and its admin API."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.admin = requests.Session()
+
+    def reset(self) -> None:
+        self.admin.post(f"{self.base_url}/_emulator/reset").raise_for_status()
+
+    def configure(self, **changes) -> dict:
+        response = self.admin.patch(f"{self.base_url}/_emulator/config", json=changes)
+        response.raise_for_status()
+        return response.json()
+
+    def advance(self, seconds: float) -> str:
+        response = self.admin.post(f"{self.base_url}/_emulator/clock/advance", params={"seconds": seconds})
+        response.raise_for_status()
+        return response.json()["now"]
+
+    def get(self, path: str, **params) -> dict:
+        response = self.admin.get(f"{self.base_url}/_emulator/{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def truth(self, after: str, before: str) -> list[dict]:
+        return self.get("orders", lastUpdatedAfter=after, lastUpdatedBefore=before)["orders"]
+
+    def token(self) -> str:
+        cfg = self.get("config")
+        response = requests.post(f"{self.base_url}/auth/o2/token", data={
+            "grant_type": "refresh_token", "refresh_token": cfg["refresh_token"],
+            "client_id": cfg["client_id"], "client_secret": cfg["client_secret"]})
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def connection_extra(self) -> dict:
+        return {"refresh_token": self.get("config")["refresh_token"], "region": "na",
+                "endpoint": self.base_url, "lwa_endpoint": f"{self.base_url}/auth/o2/token",
+                "backoff_base": 0.05, "backoff_cap": 0.5, "deadline": 120}
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *EMULATOR_ARGS],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = EmulatorServer(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            server.get("health")
+            break
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"emulator did not start: {proc.stdout.read()}") from None
+            time.sleep(0.1)
+    yield server
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def emulator(emulator_process):
+    """The session's emulator, reset to its start state (clock, config, packages, tokens) for each test."""
+    emulator_process.reset()
+    yield emulator_process
+    emulator_process.reset()
+
+
+@pytest.fixture
+def client(emulator):
+    from amazon_channel.spapi import SpApiClient, SpApiConfig
+
+    cfg = emulator.get("config")
+    config = SpApiConfig.from_connection(cfg["client_id"], cfg["client_secret"], emulator.connection_extra())
+    return SpApiClient(config)
+
+
+@pytest.fixture
+def sp_api_connection(emulator, monkeypatch):
+    """The amazon_sp_api Airflow connection, set the standard way (AIRFLOW_CONN_* as JSON)."""
+    cfg = emulator.get("config")
+    monkeypatch.setenv("AIRFLOW_CONN_AMAZON_SP_API", json.dumps({
+        "conn_type": "generic", "login": cfg["client_id"], "password": cfg["client_secret"],
+        "extra": emulator.connection_extra()}))
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata DB (SQLite in the throw-away AIRFLOW_HOME)."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return os.environ["AIRFLOW_HOME"]
