@@ -50,7 +50,7 @@ def test_interval_run_extracts_the_windows_orders(airflow_db, sp_api_connection,
     run = dag.test(logical_date=datetime(2026, 3, 9, 10, tzinfo=UTC))
     assert run.state == "success"
     expected = {o["orderId"] for o in emulator.truth("2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z")}
-    pages = sorted((p for p in Path(tmp_path).rglob("page-*.json")))
+    pages = sorted(p for p in Path(tmp_path).rglob("page-*.json"))
     staged = [o["orderId"] for p in pages for o in json.loads(p.read_text())["orders"]]
     assert expected and sorted(staged) == sorted(expected)
     assert json.loads(pages[0].read_text())["window"] == ["2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z"]

@@ -1,0 +1,38 @@
+# One command to run the pipeline, one to test it; both set up .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+EMULATOR_PORT ?= 8900
+export EMULATOR_PORT
+
+.PHONY: install run test unit lint emulator lock clean
+
+$(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## emulator + Airflow (standalone) with the DAGs, on embedded defaults
+	include/scripts/run_local.sh
+
+test: install  ## every test: unit, emulator over HTTP, Airflow dag.test()
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest -m unit
+
+lint: install  ## ruff, including Airflow 3 (AIR3) rules
+	$(BIN)/ruff check .
+
+emulator: install  ## the SP-API emulator alone, in the foreground
+	$(BIN)/python -m amazon_channel.emulator --port $(EMULATOR_PORT)
+
+lock: install  ## re-pin requirements.lock to what is installed (after a tested upgrade)
+	$(BIN)/pip freeze --exclude-editable | grep -v '^amazon-channel' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .airflow .pytest_cache

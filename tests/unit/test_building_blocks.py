@@ -1,0 +1,142 @@
+"""Pure-Python pieces, no services: token bucket, windows, connection parsing, staging, the world's lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from amazon_channel.emulator.world import CANCELLED, PENDING, SHIPPED, UNSHIPPED, Package, World
+from amazon_channel.extract import extraction_window, window_for_run
+from amazon_channel.ratelimit import TokenBucket
+from amazon_channel.spapi import SpApiConfig
+from amazon_channel.staging import Staging, safe_segment
+from amazon_channel.timeutil import iso_z, parse_iso
+
+pytestmark = [pytest.mark.unit]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_token_bucket_burst_then_rate():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=0.5, burst=3, clock=clock)
+    assert [bucket.try_acquire() for _ in range(4)] == [True, True, True, False]
+    clock.now = 1.9
+    assert not bucket.try_acquire()
+    clock.now = 2.0
+    assert bucket.try_acquire()
+    assert bucket.reserve() == pytest.approx(2.0)  # on credit: the caller waits one refill period
+    bucket.set_rate(2.0)
+    clock.now = 4.0  # the debt was 1 token; at 2/s it is repaid after 0.5 s, so 3 tokens are back (capped)
+    assert [bucket.try_acquire() for _ in range(4)] == [True, True, True, False]
+
+
+def test_token_bucket_drain_forgets_burst():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=1, burst=10, clock=clock)
+    bucket.drain()
+    assert not bucket.try_acquire()
+
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def test_window_adds_overlap_and_respects_two_minute_rule():
+    w = extraction_window(datetime(2026, 3, 10, 10, tzinfo=UTC), datetime(2026, 3, 10, 11, tzinfo=UTC), now=NOW)
+    assert (iso_z(w.start), iso_z(w.end)) == ("2026-03-10T09:45:00Z", "2026-03-10T11:00:00Z")
+    late = extraction_window(datetime(2026, 3, 10, 11, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC), now=NOW)
+    assert iso_z(late.end) == "2026-03-10T11:58:00Z"
+    with pytest.raises(ValueError, match="empty extraction window"):
+        extraction_window(NOW, NOW + timedelta(hours=1), timedelta(0), now=NOW)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        extraction_window(datetime(2026, 3, 10, 10), datetime(2026, 3, 10, 11), now=NOW)
+
+
+def test_window_for_run_prefers_params_and_refuses_to_guess():
+    w = window_for_run(None, None, "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", now=NOW)
+    assert (iso_z(w.start), iso_z(w.end)) == ("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
+    with pytest.raises(ValueError, match="both"):
+        window_for_run(None, None, "2026-03-01T00:00:00Z", None, now=NOW)
+    with pytest.raises(ValueError, match="no data interval"):
+        window_for_run(None, None, now=NOW)
+
+
+def test_parse_iso_rejects_naive_times():
+    assert parse_iso("2026-03-10T12:00:00Z") == NOW
+    with pytest.raises(ValueError, match="no timezone"):
+        parse_iso("2026-03-10T12:00:00")
+
+
+def test_config_from_connection():
+    cfg = SpApiConfig.from_connection("id", "secret", {"refresh_token": "Atzr|r", "region": "eu",
+                                                       "marketplace_ids": "A1PA6795UKMFR9, A1F83G8C2ARO7P",
+                                                       "deadline": "30"})
+    assert cfg.base_url == "https://sellingpartnerapi-eu.amazon.com"
+    assert cfg.marketplace_ids == ["A1PA6795UKMFR9", "A1F83G8C2ARO7P"] and cfg.deadline == 30.0
+    sandbox = SpApiConfig.from_connection("id", "secret", {"refresh_token": "r", "sandbox": "true"})
+    assert sandbox.base_url == "https://sandbox.sellingpartnerapi-na.amazon.com"
+    emulator = SpApiConfig.from_connection("id", "secret", {"refresh_token": "r", "endpoint": "http://127.0.0.1:9/"})
+    assert emulator.base_url == "http://127.0.0.1:9"
+    with pytest.raises(ValueError, match="refresh_token"):
+        SpApiConfig.from_connection("id", "secret", {})
+    with pytest.raises(ValueError, match="unknown SP-API region"):
+        SpApiConfig.from_connection("id", "secret", {"refresh_token": "r", "region": "mars"})
+
+
+def test_staging_rerun_replaces_output(tmp_path):
+    staging = Staging(f"file://{tmp_path}")
+    path = staging.run_path("amazon_orders_sync", "scheduled__2026-03-10T10:00:00+00:00", "extract")
+    assert "scheduled__2026-03-10T10_00_00_00_00" in path and safe_segment("a/b") == "a_b"
+    staging.clear(path)
+    staging.write_json(path, "page-00001.json", {"orders": [1]})
+    staging.write_json(path, "page-00002.json", {"orders": [2]})
+    staging.clear(path)
+    staging.write_json(path, "page-00001.json", {"orders": ["ü"]})
+    assert list(staging.read_json_files(path)) == [{"orders": ["ü"]}]
+
+
+START = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+END = START + 5 * 86400
+
+
+def test_world_is_deterministic_and_sized():
+    a, b = World(3, 2000, START, END), World(3, 2000, START, END)
+    assert [r.order_id for r in a.records] == [r.order_id for r in b.records]
+    assert a.order_json(10, END, {"BUYER"}) == b.order_json(10, END, {"BUYER"})
+    assert len({r.order_id for r in a.records}) == 2000
+    assert World(4, 50, START, END).records[0].order_id != a.records[0].order_id
+
+
+def test_world_lifecycle_and_shipping():
+    world = World(5, 3000, START, END)
+    merchant = next(r for r in world.records if not r.fba and r.fate == "ship")
+    assert world.status(merchant.idx, merchant.created - 1) is None  # not placed yet
+    assert world.status(merchant.idx, merchant.created) == PENDING
+    verified = merchant.events[1][0]
+    assert world.status(merchant.idx, verified) == UNSHIPPED
+    items = world.details(merchant.idx)["items"]
+    world.confirm_package(merchant.idx, Package("1", "UPS", None, None, "1Z0000000001", "2026-03-02T00:00:00Z",
+                                                {i["orderItemId"]: i["quantity"] for i in items}, "x"), verified + 60)
+    assert world.status(merchant.idx, verified + 60) == SHIPPED
+    assert world.last_change(merchant.idx, verified + 60) == (verified + 60, 1)
+    fba = next(r for r in world.records if r.fba and r.fate == "amazon_ships")
+    assert world.status(fba.idx, fba.events[-1][0]) == SHIPPED
+    cancelled = next(r for r in world.records if r.fate == "cancel_unshipped")
+    assert world.status(cancelled.idx, cancelled.events[-1][0]) == CANCELLED
+
+
+def test_world_search_lists_each_order_once_at_its_latest_change():
+    world = World(6, 3000, START, END)
+    now = END
+    hits = list(world.changes_between(START, END, now, None))
+    ids = [idx for _, idx in hits]
+    assert len(ids) == len(set(ids)) == 3000
+    resumed = list(world.changes_between(START, END, now, hits[99][0]))
+    assert [idx for _, idx in resumed] == ids[100:]
