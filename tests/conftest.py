@@ -15,7 +15,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT.parent / "shared" / "spapi-models"
+MODELS = ROOT / "tests" / "spapi_models"  # Amazon's official models (Apache-2.0), see its README
 # A fixed emulator clock makes windows and ground truth repeatable.
 EMULATOR_CLOCK = "2026-03-10T12:00:00Z"
 EMULATOR_ARGS = ["--seed", "7", "--orders", "6000", "--history-days", "10", "--future-days", "2",
