@@ -1,0 +1,1 @@
+"""The Commerce database: schema, dialect-aware bulk writes, and the loaders."""

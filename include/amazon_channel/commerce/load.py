@@ -1,0 +1,324 @@
+"""Load: channel tables, customers and Commerce orders, set-based, following the Order Settings.
+
+`load_orders` runs in one transaction: it upserts the batch into the channel tables (newer Amazon data wins),
+then creates Commerce orders for *every* channel order that should have one and has none yet (this batch's and
+earlier blocked ones), cancels what Amazon canceled, and keeps stock reservations in step. Re-running it, or
+loading overlapping windows, changes nothing that is already right.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from ..settings import OrderSettings
+from .db import insert_missing, upsert
+from .schema import (
+    catalog_product,
+    channel_amazon_order,
+    channel_amazon_order_item,
+    customer_entity,
+    inventory_reservation,
+    sales_order,
+    sales_order_address,
+    sales_order_item,
+    sales_sequence,
+    store_websites,
+)
+
+log = logging.getLogger(__name__)
+
+MERCHANT_ORDER_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
+PENDING_STATUSES = ("Pending", "PendingAvailability")
+IN_CHUNK = 1000  # ids per IN (...) list
+ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "fulfillment_channel", "purchase_date",
+                 "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
+                 "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
+                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped"]
+ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "qty_shipped", "unit_price",
+                "gift_message", "last_updated"]
+
+
+def _money(value) -> Decimal | None:
+    return None if value is None or pd.isna(value) else Decimal(int(value)).scaleb(-4)
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """Rows as plain Python values for the driver (NA -> None; aware Timestamps are datetimes)."""
+    return frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
+
+
+def _chunked(values: list, size: int = IN_CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _store_ids(frame: pd.DataFrame, settings: OrderSettings) -> pd.Series:
+    stores = {mp: settings.for_marketplace(mp).store_id for mp in frame["marketplace_id"].dropna().unique()}
+    return frame["marketplace_id"].map(stores)
+
+
+def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings) -> dict:
+    """Create customers (email unique per website) for orders in stores set to 'create new customer'."""
+    modes = {mp: settings.for_marketplace(mp) for mp in orders["marketplace_id"].dropna().unique()}
+    wants = orders["marketplace_id"].map(lambda mp: modes[mp].customer_mode == "create" and modes[mp].import_enabled)
+    eligible = orders[wants.astype(bool) & orders["commerce_state"].isin(["processing", "complete"])
+                      & ~orders["email_is_placeholder"]].copy()
+    with engine.begin() as conn:
+        websites = store_websites(conn)
+        eligible["website_id"] = _store_ids(eligible, settings).map(websites)
+        unknown = eligible["website_id"].isna()
+        if unknown.any():
+            raise ValueError("Order Settings name a store_id that is not in the store table")
+        eligible = eligible.sort_values("purchase_date").drop_duplicates(["buyer_email", "website_id"])
+        customers = pd.DataFrame({"email": eligible["buyer_email"], "website_id": eligible["website_id"].astype(int),
+                                  "firstname": eligible["firstname"], "lastname": eligible["lastname"],
+                                  "created_at": eligible["purchase_date"]})
+        before = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one()
+        insert_missing(conn, customer_entity, _records(customers, list(customers.columns)), ["email", "website_id"])
+        created = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one() - before
+    return {"customers_considered": len(customers), "customers_created": created}
+
+
+def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> dict:
+    with engine.begin() as conn:
+        upserted = _upsert_channel(conn, orders, items, settings)
+        _reserve_pending(conn, settings)
+        created, blocked = _create_commerce_orders(conn, settings)
+        canceled = _cancel_orders(conn)
+    summary = {"channel_orders_upserted": upserted, "commerce_orders_created": created,
+               "orders_blocked": blocked, "commerce_orders_canceled": canceled}
+    log.info("load_orders: %s", summary)
+    return summary
+
+
+def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> int:
+    frame = orders.assign(store_id=_store_ids(orders, settings), subtotal=orders["subtotal_e4"],
+                          grand_total=orders["grand_total_e4"])
+    rows = _records(frame, ORDER_COLUMNS)
+    for row in rows:
+        row["subtotal"], row["grand_total"] = _money(row["subtotal"]), _money(row["grand_total"])
+    keep = ["sales_order_id", "sales_order_increment_id", "note", "amazon_order_id"]
+    upsert(conn, channel_amazon_order, rows, ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep],
+           newer="last_updated")
+    item_rows = _records(items.assign(unit_price=items["unit_price_e4"]), ITEM_COLUMNS)
+    for row in item_rows:
+        row["unit_price"] = _money(row["unit_price"])
+    upsert(conn, channel_amazon_order_item, item_rows, ["amazon_order_id", "order_item_id"],
+           [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated")
+    return len(rows)
+
+
+def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
+    known = conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars().all()
+    return [mp for mp in known if want(settings.for_marketplace(mp))]
+
+
+def _needs_commerce_order(conn: Connection, settings: OrderSettings):
+    """Channel orders that should have a Commerce order and have none yet."""
+    o = channel_amazon_order.c
+    enabled = _marketplaces(conn, settings, lambda s: s.import_enabled)
+    fba = _marketplaces(conn, settings, lambda s: s.import_enabled and s.fba_create_order)
+    return and_(o.sales_order_id.is_(None), or_(
+        and_(o.fulfillment_channel == "MFN", o.status.in_(MERCHANT_ORDER_STATUSES), o.marketplace_id.in_(enabled)),
+        and_(o.fulfillment_channel == "AFN", o.status == "Shipped", o.marketplace_id.in_(fba))))
+
+
+def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
+    """Reserve stock for Pending merchant orders where the settings ask for it."""
+    reserving = _marketplaces(conn, settings, lambda s: s.import_enabled and s.reserve_pending_stock)
+    if not reserving:
+        return
+    o, i, p = channel_amazon_order.c, channel_amazon_order_item.c, catalog_product.c
+    rows = conn.execute(
+        select(i.amazon_order_id.label("ext_order_id"), i.sku, (-i.qty_ordered).label("quantity"))
+        .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id)
+        .join(catalog_product, p.sku == i.sku)
+        .where(o.status.in_(PENDING_STATUSES), o.fulfillment_channel == "MFN", o.marketplace_id.in_(reserving),
+               p.manage_stock.is_(True))).mappings().all()
+    insert_missing(conn, inventory_reservation, [{**r, "event": "order_placed"} for r in rows],
+                   ["ext_order_id", "sku", "event"])
+
+
+def _create_commerce_orders(conn: Connection, settings: OrderSettings) -> tuple[int, int]:
+    o, i = channel_amazon_order.c, channel_amazon_order_item.c
+    pending = _needs_commerce_order(conn, settings)
+    candidates = pd.DataFrame(conn.execute(select(channel_amazon_order).where(pending)).mappings().all())
+    if candidates.empty:
+        return 0, 0
+    lines = pd.DataFrame(conn.execute(
+        select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
+        .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending)).mappings().all())
+    blocks = _blocking_reasons(conn, candidates, lines, pending)
+    ok = candidates[~candidates["amazon_order_id"].isin(blocks.index)].sort_values(["purchase_date", "amazon_order_id"])
+
+    for row in _records(blocks.rename("note").reset_index(), ["amazon_order_id", "note"]):
+        row["b_id"] = row.pop("amazon_order_id")
+        conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))
+                     .values(note=bindparam("note")), [row])
+    if ok.empty:
+        return 0, len(blocks)
+
+    mp_settings = {mp: settings.for_marketplace(mp) for mp in ok["marketplace_id"].unique()}
+    websites = store_websites(conn)
+    ok = ok.assign(increment_id=_increment_ids(conn, ok, mp_settings))
+    ok["customer_id"] = _customer_ids(conn, ok, mp_settings, websites)
+    state = ok["fulfillment_channel"].map({"MFN": "processing", "AFN": "complete"})
+    status = ok["marketplace_id"].map({mp: s.new_order_status for mp, s in mp_settings.items()})
+    status = status.where(state == "processing", "complete")
+    order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
+    qty = order_lines.groupby("amazon_order_id")["qty_ordered"].sum()
+    name = ok["buyer_name"].fillna(ok["ship_name"])
+    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
+    firstname = split[0].fillna("Amazon")
+    lastname = split[1].fillna(split[0]).fillna("Customer")
+    email = ok["buyer_email"].fillna(ok["amazon_order_id"] + "@buyer.amazon.invalid")
+    sales = pd.DataFrame({
+        "increment_id": ok["increment_id"], "store_id": ok["store_id"].astype(int), "state": state, "status": status,
+        "customer_id": ok["customer_id"], "customer_is_guest": ok["customer_id"].isna(),
+        "customer_email": email, "customer_firstname": firstname, "customer_lastname": lastname,
+        "subtotal": ok["subtotal"], "tax_amount": Decimal(0), "grand_total": ok["grand_total"],
+        "order_currency_code": ok["currency"], "total_qty_ordered": ok["amazon_order_id"].map(qty).astype(int),
+        "ext_order_id": ok["amazon_order_id"], "send_email": False,
+        "created_at": ok["purchase_date"], "updated_at": ok["last_updated"]})
+    sales["shipping_amount"] = [max(g - s, Decimal(0)) for g, s in zip(sales["grand_total"], sales["subtotal"], strict=True)]
+    insert_missing(conn, sales_order, _records(sales, list(sales.columns)), ["ext_order_id"])
+
+    entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
+    products = _lookup(conn, catalog_product.c.sku, catalog_product.c.entity_id, list(order_lines["sku"].unique()))
+    item_rows = pd.DataFrame({
+        "order_id": order_lines["amazon_order_id"].map(entity), "ext_order_item_id": order_lines["order_item_id"],
+        "sku": order_lines["sku"], "name": order_lines["title"], "product_id": order_lines["sku"].map(products),
+        "qty_ordered": order_lines["qty_ordered"], "qty_shipped": 0, "qty_canceled": 0,
+        "price": order_lines["unit_price"],
+        "row_total": [p * q for p, q in zip(order_lines["unit_price"], order_lines["qty_ordered"], strict=True)],
+        "gift_message": order_lines["gift_message"]})
+    insert_missing(conn, sales_order_item, _records(item_rows, list(item_rows.columns)), ["order_id", "ext_order_item_id"])
+
+    fba = ok["fulfillment_channel"].eq("AFN") | ok["ship_street"].isna()
+    address = pd.DataFrame({
+        "parent_id": ok["amazon_order_id"].map(entity), "firstname": firstname, "lastname": lastname,
+        "company": ok["buyer_company"], "street": ok["ship_street"].fillna("[not shared by Amazon]"),
+        "city": ok["ship_city"], "region": ok["ship_region"], "postcode": ok["ship_postcode"],
+        "country_id": ok["ship_country"], "telephone": ok["ship_phone"].fillna("[not shared by Amazon]"),
+        "email": email, "is_placeholder": fba})
+    both = pd.concat([address.assign(address_type="shipping"), address.assign(address_type="billing")])
+    insert_missing(conn, sales_order_address, _records(both, list(both.columns)), ["parent_id", "address_type"])
+
+    # Merchant orders reserve stock; FBA orders never touch Commerce stock.
+    merchant_lines = order_lines[order_lines["fulfillment_channel"].eq("MFN")]
+    managed = _lookup(conn, catalog_product.c.sku, catalog_product.c.manage_stock, list(merchant_lines["sku"].unique()))
+    merchant_lines = merchant_lines[merchant_lines["sku"].map(managed).fillna(False).astype(bool)]
+    reservations = pd.DataFrame({"sku": merchant_lines["sku"], "quantity": -merchant_lines["qty_ordered"],
+                                 "ext_order_id": merchant_lines["amazon_order_id"], "event": "order_placed"})
+    insert_missing(conn, inventory_reservation, _records(reservations, list(reservations.columns)),
+                   ["ext_order_id", "sku", "event"])
+
+    links = [{"b_id": oid, "sales_order_id": int(entity[oid]), "inc": inc, "note": f"Commerce order #{inc} created"}
+             for oid, inc in zip(ok["amazon_order_id"], ok["increment_id"], strict=True)]
+    conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id")).values(
+        sales_order_id=bindparam("sales_order_id"), sales_order_increment_id=bindparam("inc"), note=bindparam("note")),
+        links)
+    return len(ok), len(blocks)
+
+
+def _lookup(conn: Connection, key_column, value_column, keys: list) -> dict:
+    found = {}
+    for chunk in _chunked(keys):
+        found.update(conn.execute(select(key_column, value_column).where(key_column.in_(chunk))).all())
+    return found
+
+
+def _blocking_reasons(conn: Connection, candidates: pd.DataFrame, lines: pd.DataFrame, pending) -> pd.Series:
+    """Why some candidate orders cannot become Commerce orders yet: amazon_order_id -> note."""
+    p = catalog_product.c
+    products = pd.DataFrame(conn.execute(select(p.sku, p.enabled, p.qty, p.manage_stock)
+                                         .where(p.sku.in_(list(lines["sku"].unique())))).mappings().all(),
+                            columns=["sku", "enabled", "qty", "manage_stock"])
+    line = lines.merge(products, on="sku", how="left")
+    reason = pd.Series(pd.NA, index=line.index, dtype="string")
+    reason[line["enabled"].isna()] = "Cannot create order: SKU " + line["sku"] + " not in catalog"
+    reason[reason.isna() & line["enabled"].eq(False)] = "Cannot create order: product " + line["sku"] + " is disabled"
+
+    # Stock: what the catalog holds minus what other orders reserved, handed out oldest order first.
+    r = inventory_reservation.c
+    others = select(channel_amazon_order.c.amazon_order_id).where(pending)
+    reserved = dict(conn.execute(select(r.sku, func.sum(r.quantity)).where(
+        r.sku.in_(list(products["sku"])), r.ext_order_id.not_in(others)).group_by(r.sku)).all())
+    stocked = line["fulfillment_channel"].eq("MFN") & line["manage_stock"].eq(True) & reason.isna()
+    salable = line["qty"].astype(float) + line["sku"].map(reserved).fillna(0).astype(float)
+    demand = line[stocked].sort_values(["purchase_date", "amazon_order_id"]).groupby("sku")["qty_ordered"].cumsum()
+    short = demand[demand > salable[demand.index]].index
+    reason[short] = "Cannot create order: product " + line.loc[short, "sku"] + " is out of stock"
+
+    no_address = candidates["fulfillment_channel"].eq("MFN") & (candidates["ship_street"].isna()
+                                                               | candidates["ship_country"].isna())
+    by_line = line.assign(reason=reason).dropna(subset=["reason"]).groupby("amazon_order_id")["reason"].first()
+    by_address = pd.Series("Cannot create order: shipping address incomplete",
+                           index=candidates.loc[no_address, "amazon_order_id"], dtype="string")
+    return pd.concat([by_line, by_address[~by_address.index.isin(by_line.index)]])
+
+
+def _increment_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict) -> pd.Series:
+    """Order numbers: the store's own sequence, or the Amazon order id with an optional prefix."""
+    numbers = pd.Series("", index=ok.index, dtype="string")
+    use_amazon = ok["marketplace_id"].map(lambda mp: mp_settings[mp].order_number == "amazon").astype(bool)
+    prefix = ok["marketplace_id"].map(lambda mp: mp_settings[mp].order_number_prefix)
+    fba_prefix = ok["marketplace_id"].map(lambda mp: mp_settings[mp].fba_order_number_prefix)
+    prefix = prefix.where(ok["fulfillment_channel"].eq("MFN"), fba_prefix)
+    numbers[use_amazon] = prefix[use_amazon] + ok.loc[use_amazon, "amazon_order_id"]
+    s = sales_sequence.c
+    for store_id, group in ok[~use_amazon].groupby("store_id", sort=True):
+        store_id = int(store_id)
+        insert_missing(conn, sales_sequence, [{"store_id": store_id, "last_value": 0}], ["store_id"])
+        # The UPDATE takes the row lock, so concurrent loads get disjoint ranges.
+        conn.execute(update(sales_sequence).where(s.store_id == store_id).values(last_value=s.last_value + len(group)))
+        last = conn.execute(select(s.last_value).where(s.store_id == store_id)).scalar_one()
+        sequence = range(last - len(group) + 1, last + 1)
+        store_prefix = "" if store_id == 1 else str(store_id)
+        numbers[group.index] = [f"{prefix[idx]}{store_prefix}{n:09d}" for idx, n in zip(group.index, sequence, strict=True)]
+    return numbers
+
+
+def _customer_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict, websites: dict) -> pd.Series:
+    mode = ok["marketplace_id"].map(lambda mp: mp_settings[mp].customer_mode)
+    ids = pd.Series(pd.NA, index=ok.index, dtype="Int64")
+    predefined = mode.eq("predefined")
+    ids[predefined] = ok.loc[predefined, "marketplace_id"].map(lambda mp: mp_settings[mp].predefined_customer_id)
+    create = mode.eq("create") & ok["buyer_email"].notna()
+    if create.any():
+        c = customer_entity.c
+        found = {}
+        for chunk in _chunked(list(ok.loc[create, "buyer_email"].unique())):
+            found.update({(e, w): i for i, e, w in conn.execute(
+                select(c.entity_id, c.email, c.website_id).where(c.email.in_(chunk))).all()})
+        keys = zip(ok.loc[create, "buyer_email"], ok.loc[create, "store_id"].map(websites), strict=True)
+        ids[create] = [found.get(k) for k in keys]
+    return ids
+
+
+def _cancel_orders(conn: Connection) -> int:
+    """Amazon canceled before shipment: cancel the Commerce order and release every reservation it held."""
+    o, so, r = channel_amazon_order.c, sales_order.c, inventory_reservation.c
+    to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id).join(
+        channel_amazon_order, o.sales_order_id == so.entity_id).where(
+        o.status == "Canceled", so.state.not_in(["canceled", "complete"]))).all()
+    if to_cancel:
+        conn.execute(update(sales_order).where(so.entity_id == bindparam("b_id")).values(
+            state="canceled", status="canceled", updated_at=bindparam("b_updated")),
+            [{"b_id": e, "b_updated": t} for e, t, _ in to_cancel])
+        conn.execute(update(channel_amazon_order).where(o.sales_order_id == bindparam("b_id")).values(
+            note=bindparam("note")), [{"b_id": e, "note": f"Canceled by Amazon; Commerce order #{n} canceled"}
+                                      for e, _, n in to_cancel])
+    held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
+        channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
+        .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()
+    insert_missing(conn, inventory_reservation, [
+        {"ext_order_id": e, "sku": s, "quantity": -q, "event": "order_canceled"} for e, s, q in held],
+        ["ext_order_id", "sku", "event"])
+    return len(to_cancel)

@@ -1,0 +1,115 @@
+"""Transform: validated Amazon orders to typed channel rows, vectorised with pandas (no per-row Python loops).
+
+Money stays exact as integer ten-thousandths (`*_e4`, Commerce's 4 decimals) until the loader turns it into
+Decimal. Amazon's status becomes the channel status and the Commerce state the order should have.
+FBA orders lack buyer name, street and phone: clearly marked placeholders fill them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .frames import flatten
+
+CHANNEL_STATUS = {"PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pending", "UNSHIPPED": "Unshipped",
+                  "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
+                  "UNFULFILLABLE": "Unfulfillable"}
+FULFILLMENT_CHANNEL = {"MERCHANT": "MFN", "AMAZON": "AFN"}
+MERCHANT_ORDER_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
+PLACEHOLDER_NAME = ("Amazon", "Customer")
+PLACEHOLDER_STREET = "[not shared by Amazon]"
+PLACEHOLDER_EMAIL_DOMAIN = "buyer.amazon.invalid"  # RFC 2606: can never receive mail
+
+
+def money_e4(amounts: pd.Series) -> pd.Series:
+    """'12.5' -> 125000; exact, vectorised; null stays null."""
+    parts = amounts.astype("string").str.extract(r"^(\d+)(?:\.(\d{0,4}))?$")
+    whole = pd.to_numeric(parts[0], errors="coerce").astype("Int64")
+    fraction = pd.to_numeric(parts[1].fillna("").str.ljust(4, "0"), errors="coerce").astype("Int64")
+    return whole * 10_000 + fraction
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.astype("string"), utc=True, format="ISO8601")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().replace("", pd.NA)
+
+
+def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
+    raw, raw_items = flatten(orders)
+    frame = pd.DataFrame({
+        "amazon_order_id": raw["order_id"].astype("string"),
+        "marketplace_id": raw["marketplace_id"].astype("string"),
+        "status": raw["status"].map(CHANNEL_STATUS).astype("string"),
+        "fulfillment_channel": raw["fulfilled_by"].map(FULFILLMENT_CHANNEL).astype("string"),
+        "purchase_date": _utc(raw["purchase_date"]),
+        "last_updated": _utc(raw["last_updated"]),
+        "latest_ship_date": _utc(raw["latest_ship_date"]),
+        "buyer_email": _text(raw["buyer_email"]),
+        "buyer_name": _text(raw["buyer_name"]),
+        "buyer_company": _text(raw["buyer_company"]),
+        "ship_name": _text(raw["ship_name"]),
+        "ship_street": _text(raw["ship_line1"].fillna("").astype(str) + "\n" + raw["ship_line2"].fillna("").astype(str)),
+        "ship_city": _text(raw["ship_city"]),
+        "ship_region": _text(raw["ship_region"]),
+        "ship_postcode": _text(raw["ship_postcode"]),
+        "ship_country": _text(raw["ship_country"]),
+        "ship_phone": _text(raw["ship_phone"]),
+        "grand_total_e4": money_e4(raw["grand_total"]),
+        "currency": raw["currency"].astype("string"),
+    }, index=raw.index)
+    programs = raw["programs"].str.join(",").astype("string").fillna("")
+    frame["is_prime"] = programs.str.contains("PRIME", regex=False)
+    frame["is_business"] = programs.str.contains("AMAZON_BUSINESS", regex=False)
+    frame["ship_street"] = frame["ship_street"].str.strip("\n")
+
+    items = pd.DataFrame({
+        "amazon_order_id": raw_items["order_pos"].map(frame["amazon_order_id"]).astype("string"),
+        "last_updated": raw_items["order_pos"].map(frame["last_updated"]),
+        "order_item_id": raw_items["order_item_id"].astype("string"),
+        "sku": _text(raw_items["sku"]),
+        "title": _text(raw_items["title"]),
+        "qty_ordered": pd.to_numeric(raw_items["quantity"]).astype("int64"),
+        "qty_shipped": pd.to_numeric(raw_items["quantity_shipped"]).fillna(0).astype("int64"),
+        "unit_price_e4": money_e4(raw_items["unit_price"]),
+        "gift_message": _text(raw_items["gift_message"]),
+    })
+    # FBA orders are shipped by Amazon as a whole once Shipped.
+    fba_shipped = raw_items["order_pos"].map(
+        frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool)
+    items.loc[fba_shipped, "qty_shipped"] = items.loc[fba_shipped, "qty_ordered"]
+
+    # The same order can arrive twice in a batch (overlapping pages, repeated pages): the newest version wins.
+    frame = frame.sort_values(["amazon_order_id", "last_updated"]).drop_duplicates("amazon_order_id", keep="last")
+    items = items.merge(frame[["amazon_order_id", "last_updated"]], on=["amazon_order_id", "last_updated"])
+    items = items.drop_duplicates(["amazon_order_id", "order_item_id"], keep="last").reset_index(drop=True)
+
+    items["row_total_e4"] = items["unit_price_e4"] * items["qty_ordered"]
+    per_order = items.assign(unpriced=items["row_total_e4"].isna()).groupby("amazon_order_id").agg(
+        subtotal_e4=("row_total_e4", "sum"), unpriced=("unpriced", "any"),
+        items_unshipped=("qty_ordered", "sum"), shipped=("qty_shipped", "sum"))
+    frame = frame.merge(per_order, left_on="amazon_order_id", right_index=True, how="left")
+    frame["items_unshipped"] = (frame["items_unshipped"] - frame["shipped"]).clip(lower=0).astype("int64")
+    frame["subtotal_e4"] = frame["subtotal_e4"].astype("Int64").mask(frame["unpriced"].astype(bool))
+    frame = frame.drop(columns=["shipped", "unpriced"])
+
+    # What Commerce should hold for it.
+    merchant = frame["fulfillment_channel"].eq("MFN")
+    frame["commerce_state"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    frame.loc[merchant & frame["status"].isin(MERCHANT_ORDER_STATUSES), "commerce_state"] = "processing"
+    frame.loc[~merchant & frame["status"].eq("Shipped"), "commerce_state"] = "complete"
+    frame.loc[frame["status"].eq("Canceled"), "commerce_state"] = "canceled"
+
+    # Names for the Commerce order; placeholders where Amazon shares none (FBA, or no PII role).
+    name = frame["buyer_name"].fillna(frame["ship_name"])
+    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
+    frame["name_is_placeholder"] = name.isna()
+    frame["firstname"] = split[0].fillna(PLACEHOLDER_NAME[0]).astype("string")
+    frame["lastname"] = split[1].fillna(split[0]).fillna(PLACEHOLDER_NAME[1]).astype("string")
+    frame["email_is_placeholder"] = frame["buyer_email"].isna()
+    frame["order_email"] = frame["buyer_email"].fillna(frame["amazon_order_id"] + "@" + PLACEHOLDER_EMAIL_DOMAIN)
+    frame["address_is_placeholder"] = frame["ship_street"].isna()
+    return frame.reset_index(drop=True), items
