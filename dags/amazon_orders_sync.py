@@ -8,27 +8,40 @@ Hourly batch run of the Amazon Sales Channel order workflow for one seller accou
 as Amazon requires. Re-reading the overlap is harmless: every load step upserts on the Amazon order id.
 
 **Tasks.**
-- `extract_orders`: pages through `searchOrders` (Orders API v2026-01-01) within the seller's rate limit and
-  writes the raw pages to run-scoped staging (`AMAZON_CHANNEL_STAGING_ROOT`, `file://` or `s3://`); returns counts.
+1. `check_settings`: creates missing Commerce tables and validates the Order Settings (Variable
+   `amazon_channel_order_settings`, JSON); a bad setting fails here, before anything is read or written.
+2. `extract_orders`: pages through `searchOrders` (Orders API v2026-01-01) within the seller's rate limit and
+   writes the raw pages to run-scoped staging (`AMAZON_CHANNEL_STAGING_ROOT`, `file://` or `s3://`).
+3. `validate_orders`: Great Expectations suites; failing orders go to `channel_amazon_quarantine` with their
+   reasons and are re-checked every run. Fails the run if more than `max_bad_share` of the batch is bad.
+4. `transform_orders`: pandas; exact money, Amazon status to channel status and Commerce state.
+5. `load_customers`: customers for stores set to "create new customer" (email unique per website).
+6. `load_orders`: channel tables (newer Amazon data wins), Commerce orders for every order that should have
+   one (blocked orders are retried each run), cancellations with stock released. Announces new orders on the
+   asset `commerce://sales_order`.
 
 **Operating it.**
-- *Re-run* a failed task with "Clear": it replaces its own staged output, nothing is appended twice.
+- *Re-run* a failed task with "Clear": it replaces its own staged output; database writes are upserts.
 - *Backfill* missed hours from the UI or with
   `airflow backfill create --dag-id amazon_orders_sync --from-date 2026-01-01T00:00:00+00:00 --to-date ...`;
   each run replays its exact interval.
 - *Manual run* without an interval: trigger with the params `window_start` and `window_end` (ISO 8601 UTC).
 - The `amazon_sp_api` pool (1 slot) keeps overlapping runs and backfills from sharing the seller's quota.
+- *Blocked orders* (unknown SKU, disabled or out-of-stock product, incomplete address) keep a note in
+  `channel_amazon_order.note`; fix the cause and the next run creates them.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 SP_API_CONN_ID = "amazon_sp_api"
+COMMERCE_DB_CONN_ID = "commerce_db"
 SP_API_POOL = "amazon_sp_api"  # one slot per seller account: its Amazon quota is shared by every run
+SETTINGS_VARIABLE = "amazon_channel_order_settings"
+COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS/WMS) schedule on this
 
 default_args = {
     "owner": "amazon-channel",
@@ -40,9 +53,29 @@ default_args = {
 }
 
 
-def _staging_root() -> str:
-    return os.environ.get("AMAZON_CHANNEL_STAGING_ROOT") or "file://" + os.path.join(
-        os.environ.get("AIRFLOW_HOME", "/tmp"), "amazon_channel_staging")
+def _staging():
+    from amazon_channel.staging import Staging
+
+    return Staging.from_environment()
+
+
+def _run_path(step: str) -> str:
+    context = get_current_context()
+    return _staging().run_path(context["dag"].dag_id, context["run_id"], step)
+
+
+def _settings():
+    from airflow.sdk import Variable
+
+    from amazon_channel.settings import parse_settings
+
+    return parse_settings(Variable.get(SETTINGS_VARIABLE, default=None))
+
+
+def _commerce():
+    from commerce_db_hook import CommerceDbHook
+
+    return CommerceDbHook(COMMERCE_DB_CONN_ID).get_conn()
 
 
 @dag(
@@ -64,12 +97,23 @@ def _staging_root() -> str:
     },
 )
 def amazon_orders_sync():
+    @task(task_display_name="Check Order Settings", retries=0)
+    def check_settings() -> dict:
+        """Broken settings do not heal by retrying: fail at once, with the message naming the field."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from amazon_channel.pipeline import check_settings as run_check
+
+        try:
+            return run_check(_commerce(), _settings())
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+
     @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
     def extract_orders() -> dict:
         """Page through Amazon's searchOrders for the run's window; stage raw pages; return counts."""
         from amazon_channel.extract import extract_orders as run_extract
         from amazon_channel.extract import window_for_run
-        from amazon_channel.staging import Staging
         from amazon_sp_api_hook import AmazonSpApiHook
 
         context = get_current_context()
@@ -78,11 +122,40 @@ def amazon_orders_sync():
                                 params.get("window_start"), params.get("window_end"),
                                 timedelta(minutes=params["overlap_minutes"]))
         client = AmazonSpApiHook(SP_API_CONN_ID).get_conn()
-        staging = Staging(_staging_root())
-        path = staging.run_path(context["dag"].dag_id, context["run_id"], "extract")
-        return run_extract(client, staging, path, window, client.config.marketplace_ids or None)
+        return run_extract(client, _staging(), _run_path("extract"), window, client.config.marketplace_ids or None)
 
-    extract_orders()
+    @task(task_display_name="Validate orders (Great Expectations)")
+    def validate_orders(extracted: dict) -> dict:
+        from amazon_channel.pipeline import validate_step
+
+        return validate_step(_commerce(), _staging(), extracted["staging_path"], _run_path("valid"),
+                             get_current_context()["run_id"], _settings())
+
+    @task(task_display_name="Transform orders (pandas)")
+    def transform_orders(validated: dict) -> dict:
+        from amazon_channel.pipeline import transform_step
+
+        return transform_step(_staging(), validated["staging_path"], _run_path("transformed"))
+
+    @task(task_display_name="Load customers")
+    def load_customers(transformed: dict) -> dict:
+        from amazon_channel.pipeline import load_customers_step
+
+        return load_customers_step(_commerce(), _staging(), transformed["staging_path"], _settings())
+
+    @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
+    def load_orders(transformed: dict) -> dict:
+        from amazon_channel.pipeline import load_orders_step
+
+        summary = load_orders_step(_commerce(), _staging(), transformed["staging_path"], _settings())
+        get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
+        return summary
+
+    settings_checked = check_settings()
+    extracted = extract_orders()
+    settings_checked >> extracted
+    transformed = transform_orders(validate_orders(extracted))
+    load_customers(transformed) >> load_orders(transformed)
 
 
 amazon_orders_sync()

@@ -6,6 +6,7 @@ Tasks pass the returned path through XCom, never the rows themselves.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import fsspec
@@ -20,6 +21,16 @@ class Staging:
     def __init__(self, root: str):
         self.root = root.rstrip("/")
         self.fs, self._root_path = fsspec.core.url_to_fs(self.root)
+
+    @classmethod
+    def from_environment(cls) -> Staging:
+        """Root from AMAZON_CHANNEL_STAGING_ROOT, else a folder under AIRFLOW_HOME (single-machine default)."""
+        root = os.environ.get("AMAZON_CHANNEL_STAGING_ROOT") or "file://" + os.path.join(
+            os.environ.get("AIRFLOW_HOME", "/tmp"), "amazon_channel_staging")
+        return cls(root)
+
+    def exists(self, url: str) -> bool:
+        return self.fs.exists(fsspec.core.url_to_fs(url)[1])
 
     def run_path(self, dag_id: str, run_id: str, step: str) -> str:
         return f"{self.root}/{safe_segment(dag_id)}/{safe_segment(run_id)}/{step}"
@@ -42,3 +53,13 @@ class Staging:
             if name.endswith(".json"):
                 with self.fs.open(name, "r", encoding="utf-8") as handle:
                     yield json.load(handle)
+
+    def write_frame(self, path: str, name: str, frame) -> None:
+        with fsspec.open(f"{path}/{name}", "wb") as handle:
+            frame.to_parquet(handle, index=False)
+
+    def read_frame(self, path: str, name: str):
+        import pandas as pd
+
+        with fsspec.open(f"{path}/{name}", "rb") as handle:
+            return pd.read_parquet(handle)

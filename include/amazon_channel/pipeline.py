@@ -1,0 +1,113 @@
+"""The bodies of the DAG's tasks after extract: each reads its input from staging and writes its own output.
+
+Every step is idempotent for a run: it replaces its staged output, and database writes are upserts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from .commerce.db import upsert
+from .commerce.schema import channel_amazon_quarantine, customer_entity, ensure_schema, store
+from .settings import OrderSettings
+from .staging import Staging
+
+log = logging.getLogger(__name__)
+VALID_FILE_ORDERS = 5000
+
+
+def check_settings(engine: Engine, settings: OrderSettings) -> dict:
+    """Create missing tables, then check that the settings point at stores and customers that exist."""
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        stores = set(conn.execute(select(store.c.store_id)).scalars())
+        customers = {s.predefined_customer_id for s in [settings.default, *map(settings.for_marketplace,
+                                                                                 settings.marketplaces)]} - {None}
+        found = set(conn.execute(select(customer_entity.c.entity_id)
+                                 .where(customer_entity.c.entity_id.in_(customers))).scalars()) if customers else set()
+    problems = []
+    for name, mp in [("default", settings.default), *((m, settings.for_marketplace(m)) for m in settings.marketplaces)]:
+        if mp.store_id not in stores:
+            problems.append(f"{name}: store_id {mp.store_id} does not exist (stores: {sorted(stores)})")
+        if mp.predefined_customer_id is not None and mp.predefined_customer_id not in found:
+            problems.append(f"{name}: predefined_customer_id {mp.predefined_customer_id} does not exist")
+    if problems:
+        raise ValueError("Order Settings do not match the Commerce database: " + "; ".join(problems))
+    return {"stores": sorted(stores), "marketplace_overrides": sorted(settings.marketplaces),
+            "max_bad_share": settings.max_bad_share}
+
+
+def validate_step(engine: Engine, staging: Staging, extract_path: str, out_path: str, run_id: str,
+                  settings: OrderSettings) -> dict:
+    """Validate the run's orders plus everything still in quarantine; stage the valid ones, quarantine the rest."""
+    from .validate import KNOWN_MARKETPLACES, quarantine_key, validate_orders
+
+    batch = [o for page in staging.read_json_files(extract_path) for o in page["orders"]]
+    batch_keys = {quarantine_key(o) for o in batch}
+    q = channel_amazon_quarantine.c
+    with engine.connect() as conn:
+        waiting = conn.execute(select(q.quarantine_key, q.payload).where(q.resolved.is_(False))).all()
+    reexamined = [json.loads(payload) for key, payload in waiting if key not in batch_keys]
+    result = validate_orders(batch + reexamined, KNOWN_MARKETPLACES + settings.extra_marketplace_ids)
+
+    failed = {}
+    for order, reasons in result.failed:
+        order_id = order.get("orderId") if isinstance(order, dict) else None
+        failed[quarantine_key(order)] = {
+            "quarantine_key": quarantine_key(order), "amazon_order_id": str(order_id)[:64] if order_id else None,
+            "reasons": json.dumps(reasons), "payload": json.dumps(order, ensure_ascii=False, default=str),
+            "first_seen_run": run_id, "last_seen_run": run_id, "resolved": False, "resolution": None}
+    passed = {quarantine_key(o) for o in result.valid} - set(failed)
+    released = [key for key, _ in waiting if key in passed]
+    with engine.begin() as conn:
+        upsert(conn, channel_amazon_quarantine, list(failed.values()), ["quarantine_key"],
+               ["amazon_order_id", "reasons", "payload", "last_seen_run", "resolved", "resolution"])
+        if released:
+            conn.execute(update(channel_amazon_quarantine).where(q.quarantine_key.in_(released))
+                         .values(resolved=True, resolution=f"passed validation in run {run_id}"))
+
+    staging.clear(out_path)
+    for start in range(0, len(result.valid), VALID_FILE_ORDERS):
+        staging.write_json(out_path, f"valid-{start // VALID_FILE_ORDERS + 1:05d}.json",
+                           {"orders": result.valid[start:start + VALID_FILE_ORDERS]})
+    bad_in_batch = sum(1 for key in batch_keys if key in failed)
+    share = bad_in_batch / len(batch) if batch else 0.0
+    summary = {"staging_path": out_path, "checked": len(batch), "reexamined_from_quarantine": len(reexamined),
+               "valid": len(result.valid), "quarantined": len(failed), "released_from_quarantine": len(released),
+               "bad_share": round(share, 4), "top_reasons": Counter(result.reasons).most_common(5)}
+    log.info("validation: %s", summary)
+    if share > settings.max_bad_share:
+        raise ValueError(f"{bad_in_batch} of {len(batch)} orders ({share:.0%}) failed validation, above the "
+                         f"max_bad_share of {settings.max_bad_share:.0%}; they are in channel_amazon_quarantine. "
+                         f"Most common reasons: {summary['top_reasons']}")
+    return summary
+
+
+def transform_step(staging: Staging, valid_path: str, out_path: str) -> dict:
+    from .transform import transform
+
+    orders, items = transform([o for doc in staging.read_json_files(valid_path) for o in doc["orders"]])
+    staging.clear(out_path)
+    staging.write_frame(out_path, "orders.parquet", orders)
+    staging.write_frame(out_path, "items.parquet", items)
+    return {"staging_path": out_path, "orders": len(orders), "items": len(items),
+            "by_status": orders["status"].value_counts().sort_index().to_dict(),
+            "commerce_state": orders["commerce_state"].value_counts().sort_index().to_dict()}
+
+
+def load_customers_step(engine: Engine, staging: Staging, transformed_path: str, settings: OrderSettings) -> dict:
+    from .commerce.load import load_customers
+
+    return load_customers(engine, staging.read_frame(transformed_path, "orders.parquet"), settings)
+
+
+def load_orders_step(engine: Engine, staging: Staging, transformed_path: str, settings: OrderSettings) -> dict:
+    from .commerce.load import load_orders
+
+    return load_orders(engine, staging.read_frame(transformed_path, "orders.parquet"),
+                       staging.read_frame(transformed_path, "items.parquet"), settings)

@@ -1,0 +1,127 @@
+"""amazon_orders_sync end to end (dag.test with real intervals) against the emulator, on all three databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, update
+
+from amazon_channel.commerce.schema import catalog_product
+from tests.conftest import run_sync, set_order_settings, table_checksums
+from tests.integration.commerce_queries import channel_orders, commerce_orders, reservations, should_have_commerce_order
+
+pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
+W1 = datetime(2026, 3, 9, 10, tzinfo=UTC)  # the run for [09:00, 10:00): extracts [08:45, 10:00]
+W2 = datetime(2026, 3, 9, 11, tzinfo=UTC)  # the next one: [09:45, 11:00], overlapping W1
+
+
+def test_interval_run_imports_by_the_rules_and_reruns_change_nothing(pipeline_env, emulator, commerce):
+    assert run_sync(W1).state == "success"
+    truth = {o["orderId"]: o for o in emulator.truth("2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z")}
+    channel, sales = channel_orders(commerce), commerce_orders(commerce)
+    assert set(channel) == set(truth) and len(truth) > 15
+    expected_states = {}
+    for order_id, order in truth.items():
+        state = should_have_commerce_order(order["status"], order["fulfilledBy"])
+        if state:
+            expected_states[order_id] = state
+    assert {k: v["state"] for k, v in sales.items()} == expected_states
+    assert {"processing", "complete"} <= set(expected_states.values())
+    # Merchant orders hold stock; FBA orders never touch it.
+    held = reservations(commerce)
+    for order_id, order in truth.items():
+        if order["fulfilledBy"] == "AMAZON":
+            assert order_id not in held
+        elif expected_states.get(order_id) == "processing":
+            assert held[order_id] < 0
+    # Money is exact, and the channel row links its Commerce order.
+    for order_id in list(expected_states)[:5]:
+        amazon = emulator.get(f"orders/{order_id}")["order"]
+        assert sales[order_id]["grand_total"] == Decimal(amazon["proceeds"]["grandTotal"]["amount"])
+        assert sales[order_id]["order_currency_code"] == amazon["proceeds"]["grandTotal"]["currencyCode"]
+        assert channel[order_id]["sales_order_increment_id"] == sales[order_id]["increment_id"]
+        assert sales[order_id]["send_email"] is False or sales[order_id]["send_email"] == 0
+
+    first = table_checksums(commerce)
+    assert run_sync(W1).state == "success"  # the same window again
+    assert table_checksums(commerce) == first
+    assert run_sync(W2).state == "success"  # the next, overlapping window
+    after_both = table_checksums(commerce)
+    assert run_sync(W1).state == "success"  # an older window once more, after a newer one
+    assert table_checksums(commerce) == after_both
+    assert len(commerce_orders(commerce)) > len(sales)
+
+
+def test_pending_orders_wait_then_become_commerce_orders_and_cancellations_follow(pipeline_env, emulator, commerce):
+    emulator.advance(300)  # emulator time 12:05: orders placed since about 11:20 still await verification
+    assert run_sync(W1, window_start="2026-03-10T06:00:00Z", window_end="2026-03-10T12:00:00Z").state == "success"
+    channel, sales = channel_orders(commerce), commerce_orders(commerce)
+    pending = [k for k, v in channel.items() if v["status"] in ("Pending", "PendingAvailability")
+               and v["fulfillment_channel"] == "MFN"]
+    assert pending and not set(pending) & set(sales)
+    processing = [k for k, v in sales.items() if v["state"] == "processing"]
+    assert processing
+
+    now = emulator.advance(13 * 3600)
+    end = datetime.fromisoformat(now.replace("Z", "+00:00")).replace(minute=0, second=0)
+    assert run_sync(W1, window_start="2026-03-10T11:55:00Z", window_end=end.isoformat()).state == "success"
+    channel, sales = channel_orders(commerce), commerce_orders(commerce)
+    became_orders = 0
+    for order_id in pending:
+        truth = emulator.get(f"orders/{order_id}")
+        state = should_have_commerce_order(truth["status"], truth["fulfilledBy"])
+        assert (sales.get(order_id) or {}).get("state") == state
+        became_orders += state is not None
+    assert became_orders >= 1
+    canceled = [k for k in processing if emulator.get(f"orders/{k}")["status"] == "CANCELLED"]
+    assert canceled, "the seeded world cancels some verified merchant orders"
+    held = reservations(commerce)
+    for order_id in canceled:
+        assert sales[order_id]["state"] == "canceled" and channel[order_id]["status"] == "Canceled"
+        assert held[order_id] == 0  # the reservation was released
+        assert "Canceled by Amazon" in channel[order_id]["note"]
+
+
+def test_blocked_orders_are_kept_with_a_reason_and_created_once_fixed(pipeline_env, emulator, commerce):
+    with commerce.begin() as conn:
+        conn.execute(update(catalog_product).where(catalog_product.c.sku == "SKU-0001").values(enabled=False))
+        conn.execute(update(catalog_product).where(catalog_product.c.sku == "SKU-0002").values(qty=0))
+        conn.execute(delete(catalog_product).where(catalog_product.c.sku == "SKU-0003"))
+    assert run_sync(W1).state == "success"
+    channel, sales = channel_orders(commerce), commerce_orders(commerce)
+    with commerce.connect() as conn:
+        from sqlalchemy import select
+
+        from amazon_channel.commerce.schema import channel_amazon_order_item as items
+
+        skus: dict[str, set] = {}
+        for order_id, sku in conn.execute(select(items.c.amazon_order_id, items.c.sku)):
+            skus.setdefault(order_id, set()).add(sku)
+    blocked = {k: v for k, v in channel.items() if v["note"] and v["note"].startswith("Cannot create order")}
+    assert blocked and not set(blocked) & set(sales)
+    for order_id, row in blocked.items():
+        assert any(s in row["note"] for s in ("SKU-0001 is disabled", "SKU-0002 is out of stock",
+                                              "SKU SKU-0003 not in catalog"))
+        assert skus[order_id] & {"SKU-0001", "SKU-0002", "SKU-0003"}
+    fba_out_of_stock = [k for k, v in channel.items() if v["fulfillment_channel"] == "AFN" and v["status"] == "Shipped"
+                        and skus[k] & {"SKU-0001", "SKU-0002", "SKU-0003"} == {"SKU-0002"}]
+    assert all(k in sales for k in fba_out_of_stock)  # FBA never checks Commerce stock
+
+    with commerce.begin() as conn:
+        conn.execute(update(catalog_product).values(enabled=True, qty=100_000))
+        conn.execute(catalog_product.insert().values(sku="SKU-0003", name="Restored", enabled=True, qty=100_000,
+                                                     manage_stock=True))
+    assert run_sync(W2).state == "success"
+    sales = commerce_orders(commerce)
+    assert set(blocked) <= set(sales)
+    assert all(channel_orders(commerce)[k]["note"].startswith("Commerce order #") for k in blocked)
+
+
+def test_broken_settings_fail_the_run_before_any_extraction(pipeline_env, emulator, commerce):
+    set_order_settings(pipeline_env, {"default": {"customer_mode": "sometimes"}})
+    run = run_sync(W1)
+    assert run.state == "failed"
+    assert emulator.get("stats")["operations"]["searchOrders"]["requests"] == 0
+    assert channel_orders(commerce) == {}
