@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EMULATOR_PORT ?= 8900
 export EMULATOR_PORT
 
-.PHONY: install run test unit lint emulator lock clean
+.PHONY: install run test unit lint emulator lock ddl clean
 
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ emulator: install  ## the SP-API emulator alone, in the foreground
 
 lock: install  ## re-pin requirements.lock to what is installed (after a tested upgrade)
 	$(BIN)/pip freeze --exclude-editable | grep -v '^amazon-channel' > requirements.lock
+
+ddl: install  ## regenerate the reviewed DDL under sql/ from the schema definition
+	$(BIN)/python -m amazon_channel.commerce.ddl sql
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache

@@ -31,6 +31,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
+python -m amazon_channel.commerce.demo "sqlite:///$AIRFLOW_HOME/commerce.db"
 airflow db migrate >/dev/null
 airflow pools set amazon_sp_api 1 "One seller's SP-API quota: extract/push tasks of all runs share it" >/dev/null
 

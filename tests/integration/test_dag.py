@@ -28,6 +28,12 @@ def test_dags_import_without_errors(airflow_db):
     extract = dag.get_task("extract_orders")
     assert extract.pool == "amazon_sp_api" and extract.retries >= 1 and extract.execution_timeout
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    chain = ["check_settings", "extract_orders", "validate_orders", "transform_orders", "load_customers", "load_orders"]
+    for upstream, downstream in zip(chain, chain[1:], strict=False):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    assert [o.uri.rstrip("/") for o in dag.get_task("load_orders").outlets] == ["commerce://sales_order"]
+    # The example ERP export is scheduled on that asset: new orders are announced, not polled for.
+    assert "commerce://sales_order" in repr(bag.get_dag("erp_order_export").timetable.asset_condition)
 
 
 def test_no_heavy_imports_at_parse_time():
@@ -45,6 +51,8 @@ def test_interval_run_extracts_the_windows_orders(airflow_db, sp_api_connection,
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("AMAZON_CHANNEL_STAGING_ROOT", f"file://{tmp_path}")
+    monkeypatch.setenv("AIRFLOW_CONN_COMMERCE_DB", json.dumps(
+        {"conn_type": "generic", "extra": {"url": f"sqlite:///{tmp_path}/commerce.db"}}))
     dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("amazon_orders_sync")
     # dag.test takes the date as run_after: 10:00 runs the interval [09:00, 10:00), plus a 15-minute overlap.
     run = dag.test(logical_date=datetime(2026, 3, 9, 10, tzinfo=UTC))

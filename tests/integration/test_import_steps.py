@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from amazon_channel.commerce.schema import channel_amazon_quarantine, customer_entity
 from amazon_channel.erp_export import export_new_orders
@@ -153,7 +154,7 @@ def test_a_failure_mid_load_leaves_nothing_behind_and_a_rerun_completes(steps, c
     before = table_checksums(steps.engine)
     broken = parse_settings({"default": {"customer_mode": "predefined", "predefined_customer_id": 999}})
     transformed = None
-    with pytest.raises(Exception):  # the foreign key to a missing customer fails inside the load
+    with pytest.raises(IntegrityError):  # the foreign key to a missing customer fails inside the load
         validated = validate_step(steps.engine, steps.staging, steps.path("run", "extract"),
                                   steps.path("run", "valid"), "run", broken)
         transformed = transform_step(steps.staging, validated["staging_path"], steps.path("run", "transformed"))

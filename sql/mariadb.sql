@@ -1,0 +1,180 @@
+-- Commerce database schema for mariadb, generated from amazon_channel.commerce.schema.
+-- Regenerate with `make ddl`; a test fails when this file and the schema disagree.
+
+CREATE TABLE catalog_product (
+	entity_id INTEGER NOT NULL AUTO_INCREMENT, 
+	sku VARCHAR(64) NOT NULL, 
+	name VARCHAR(255) NOT NULL, 
+	enabled BOOL NOT NULL, 
+	qty NUMERIC(12, 4) NOT NULL, 
+	manage_stock BOOL NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	UNIQUE (sku)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE channel_amazon_order_item (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	amazon_order_id VARCHAR(32) NOT NULL, 
+	order_item_id VARCHAR(64) NOT NULL, 
+	sku VARCHAR(64) NOT NULL, 
+	title VARCHAR(1024), 
+	qty_ordered INTEGER NOT NULL, 
+	qty_shipped INTEGER NOT NULL, 
+	unit_price NUMERIC(20, 4), 
+	gift_message TEXT, 
+	last_updated DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_channel_item UNIQUE (amazon_order_id, order_item_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE channel_amazon_quarantine (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	quarantine_key VARCHAR(64) NOT NULL, 
+	amazon_order_id VARCHAR(64), 
+	reasons TEXT NOT NULL, 
+	payload TEXT NOT NULL, 
+	first_seen_run VARCHAR(255) NOT NULL, 
+	last_seen_run VARCHAR(255) NOT NULL, 
+	resolved BOOL NOT NULL, 
+	resolution VARCHAR(255), 
+	PRIMARY KEY (id), 
+	UNIQUE (quarantine_key)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE customer_entity (
+	entity_id INTEGER NOT NULL AUTO_INCREMENT, 
+	website_id INTEGER NOT NULL, 
+	email VARCHAR(255) NOT NULL, 
+	firstname VARCHAR(255), 
+	lastname VARCHAR(255), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	CONSTRAINT uq_customer_email_website UNIQUE (email, website_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE inventory_reservation (
+	reservation_id INTEGER NOT NULL AUTO_INCREMENT, 
+	sku VARCHAR(64) NOT NULL, 
+	quantity NUMERIC(12, 4) NOT NULL, 
+	ext_order_id VARCHAR(64) NOT NULL, 
+	event VARCHAR(32) NOT NULL, 
+	PRIMARY KEY (reservation_id), 
+	CONSTRAINT uq_reservation_order_sku_event UNIQUE (ext_order_id, sku, event)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE sales_sequence (
+	store_id INTEGER NOT NULL, 
+	last_value INTEGER NOT NULL, 
+	PRIMARY KEY (store_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE store (
+	store_id INTEGER NOT NULL, 
+	website_id INTEGER NOT NULL, 
+	code VARCHAR(32) NOT NULL, 
+	name VARCHAR(255) NOT NULL, 
+	PRIMARY KEY (store_id), 
+	UNIQUE (code)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE sales_order (
+	entity_id INTEGER NOT NULL AUTO_INCREMENT, 
+	increment_id VARCHAR(64) NOT NULL, 
+	store_id INTEGER NOT NULL, 
+	state VARCHAR(32) NOT NULL, 
+	status VARCHAR(32) NOT NULL, 
+	customer_id INTEGER, 
+	customer_is_guest BOOL NOT NULL, 
+	customer_email VARCHAR(255) NOT NULL, 
+	customer_firstname VARCHAR(255), 
+	customer_lastname VARCHAR(255), 
+	subtotal NUMERIC(20, 4) NOT NULL, 
+	tax_amount NUMERIC(20, 4) NOT NULL, 
+	shipping_amount NUMERIC(20, 4) NOT NULL, 
+	grand_total NUMERIC(20, 4) NOT NULL, 
+	order_currency_code VARCHAR(3) NOT NULL, 
+	total_qty_ordered INTEGER NOT NULL, 
+	ext_order_id VARCHAR(64) NOT NULL, 
+	send_email BOOL NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	CONSTRAINT uq_sales_order_increment_store UNIQUE (increment_id, store_id), 
+	FOREIGN KEY(customer_id) REFERENCES customer_entity (entity_id), 
+	UNIQUE (ext_order_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE channel_amazon_order (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	amazon_order_id VARCHAR(32) NOT NULL, 
+	marketplace_id VARCHAR(32) NOT NULL, 
+	store_id INTEGER, 
+	status VARCHAR(32) NOT NULL, 
+	fulfillment_channel VARCHAR(3) NOT NULL, 
+	purchase_date DATETIME NOT NULL, 
+	last_updated DATETIME NOT NULL, 
+	latest_ship_date DATETIME, 
+	buyer_email VARCHAR(255), 
+	buyer_name VARCHAR(255), 
+	buyer_company VARCHAR(255), 
+	ship_name VARCHAR(255), 
+	ship_street VARCHAR(1024), 
+	ship_city VARCHAR(255), 
+	ship_region VARCHAR(255), 
+	ship_postcode VARCHAR(32), 
+	ship_country VARCHAR(2), 
+	ship_phone VARCHAR(64), 
+	is_prime BOOL NOT NULL, 
+	is_business BOOL NOT NULL, 
+	subtotal NUMERIC(20, 4), 
+	grand_total NUMERIC(20, 4), 
+	currency VARCHAR(3), 
+	items_unshipped INTEGER NOT NULL, 
+	sales_order_id INTEGER, 
+	sales_order_increment_id VARCHAR(64), 
+	note VARCHAR(1024), 
+	PRIMARY KEY (id), 
+	UNIQUE (amazon_order_id), 
+	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_channel_order_status ON channel_amazon_order (status, sales_order_id);
+
+CREATE TABLE sales_order_address (
+	entity_id INTEGER NOT NULL AUTO_INCREMENT, 
+	parent_id INTEGER NOT NULL, 
+	address_type VARCHAR(16) NOT NULL, 
+	firstname VARCHAR(255), 
+	lastname VARCHAR(255), 
+	company VARCHAR(255), 
+	street VARCHAR(1024), 
+	city VARCHAR(255), 
+	region VARCHAR(255), 
+	postcode VARCHAR(32), 
+	country_id VARCHAR(2), 
+	telephone VARCHAR(64), 
+	email VARCHAR(255), 
+	is_placeholder BOOL NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	CONSTRAINT uq_sales_order_address_type UNIQUE (parent_id, address_type), 
+	FOREIGN KEY(parent_id) REFERENCES sales_order (entity_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE TABLE sales_order_item (
+	item_id INTEGER NOT NULL AUTO_INCREMENT, 
+	order_id INTEGER NOT NULL, 
+	ext_order_item_id VARCHAR(64) NOT NULL, 
+	sku VARCHAR(64) NOT NULL, 
+	name VARCHAR(255), 
+	product_id INTEGER, 
+	qty_ordered INTEGER NOT NULL, 
+	qty_shipped INTEGER NOT NULL, 
+	qty_canceled INTEGER NOT NULL, 
+	price NUMERIC(20, 4) NOT NULL, 
+	row_total NUMERIC(20, 4) NOT NULL, 
+	gift_message TEXT, 
+	PRIMARY KEY (item_id), 
+	CONSTRAINT uq_sales_order_item_ext UNIQUE (order_id, ext_order_item_id), 
+	FOREIGN KEY(order_id) REFERENCES sales_order (entity_id), 
+	FOREIGN KEY(product_id) REFERENCES catalog_product (entity_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
