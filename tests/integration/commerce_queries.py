@@ -34,3 +34,8 @@ def should_have_commerce_order(status: str, fulfilled_by: str) -> str | None:
     if fulfilled_by == "AMAZON" and status == "SHIPPED":
         return "complete"
     return None
+
+
+def imported(order: dict) -> bool:
+    """Whether an Amazon order (emulator ground truth) belongs in the channel tables: FBA only once Shipped."""
+    return order["fulfilledBy"] == "MERCHANT" or order["status"] == "SHIPPED"

@@ -86,12 +86,18 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
 
 
 def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> dict:
+    # FBA orders are not imported until Amazon ships them (workflow.md, FBA step 2); shipping updates their
+    # last-updated time, so a later window brings them back.
+    waiting_fba = orders["fulfillment_channel"].eq("AFN") & orders["status"].ne("Shipped")
+    orders = orders[~waiting_fba]
+    items = items[items["amazon_order_id"].isin(orders["amazon_order_id"])]
     with engine.begin() as conn:
         upserted = _upsert_channel(conn, orders, items, settings)
         _reserve_pending(conn, settings)
         created, blocked = _create_commerce_orders(conn, settings)
         canceled = _cancel_orders(conn)
-    summary = {"channel_orders_upserted": upserted, "commerce_orders_created": created,
+    summary = {"channel_orders_upserted": upserted, "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
+               "commerce_orders_created": created,
                "orders_blocked": blocked, "commerce_orders_canceled": canceled}
     log.info("load_orders: %s", summary)
     return summary
