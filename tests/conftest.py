@@ -152,6 +152,12 @@ def commerce_url(request, tmp_path):
 
     url = COMMERCE_URLS[request.param] or f"sqlite:///{tmp_path}/commerce.db"
     engine = commerce_engine(url)
+    try:
+        engine.connect().close()
+    except Exception as exc:  # a user's machine may have no database server; CI always has both
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{request.param} not reachable ({type(exc).__name__}); CI runs these tests")
     metadata.drop_all(engine)
     seed_catalog(engine)
     engine.dispose()
