@@ -19,6 +19,12 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 6. `load_orders`: channel tables (newer Amazon data wins), Commerce orders for every order that should have
    one (blocked orders are retried each run), cancellations with stock released. Announces new orders on the
    asset `commerce://sales_order`.
+7. `reconcile_shipments`: each new (shipment, track) made in Commerce becomes a package in the outbox
+   `channel_amazon_package`; fully shipped Commerce orders become `complete`; packages Amazon now lists are
+   marked `confirmed`. Carrier codes map through the Variable `amazon_channel_carrier_mapping`.
+8. `push_tracking`: confirmShipment for each pending package. A 400 is shown as `failed` with Amazon's
+   message (here, in the order's note and in the task's return value) and is not re-sent until the track is
+   corrected; throttling and server errors stay `pending` for the next run.
 
 **Operating it.**
 - *Re-run* a failed task with "Clear": it replaces its own staged output; database writes are upserts.
@@ -151,11 +157,30 @@ def amazon_orders_sync():
         get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
         return summary
 
+    @task(task_display_name="Reconcile Commerce shipments")
+    def reconcile_shipments() -> dict:
+        from airflow.sdk import Variable
+
+        from amazon_channel.shipping import CARRIER_VARIABLE, carrier_mapping
+        from amazon_channel.shipping import reconcile_shipments as run_reconcile
+
+        return run_reconcile(_commerce(), carrier_mapping(Variable.get(CARRIER_VARIABLE, default=None)))
+
+    @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL)
+    def push_tracking() -> dict:
+        from amazon_channel.shipping import push_tracking as run_push
+        from amazon_sp_api_hook import AmazonSpApiHook
+
+        client = AmazonSpApiHook(SP_API_CONN_ID).get_conn()
+        client.config.deadline = min(client.config.deadline, 120)  # per package; the rest waits for the next run
+        return run_push(_commerce(), client, time_budget=default_args["execution_timeout"].total_seconds() * 0.8)
+
     settings_checked = check_settings()
     extracted = extract_orders()
     settings_checked >> extracted
     transformed = transform_orders(validate_orders(extracted))
-    load_customers(transformed) >> load_orders(transformed)
+    loaded = load_orders(transformed)
+    load_customers(transformed) >> loaded >> reconcile_shipments() >> push_tracking()
 
 
 amazon_orders_sync()

@@ -133,6 +133,7 @@ CREATE TABLE channel_amazon_order (
 	sales_order_id INTEGER, 
 	sales_order_increment_id VARCHAR(64), 
 	note VARCHAR(1024), 
+	amazon_package_refs VARCHAR(1024), 
 	PRIMARY KEY (id), 
 	UNIQUE (amazon_order_id), 
 	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
@@ -178,3 +179,66 @@ CREATE TABLE sales_order_item (
 	FOREIGN KEY(order_id) REFERENCES sales_order (entity_id), 
 	FOREIGN KEY(product_id) REFERENCES catalog_product (entity_id)
 );
+
+CREATE TABLE sales_shipment (
+	entity_id SERIAL NOT NULL, 
+	order_id INTEGER NOT NULL, 
+	increment_id VARCHAR(64) NOT NULL, 
+	total_qty INTEGER NOT NULL, 
+	email_sent BOOLEAN NOT NULL, 
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	FOREIGN KEY(order_id) REFERENCES sales_order (entity_id), 
+	UNIQUE (increment_id)
+);
+
+CREATE TABLE sales_shipment_item (
+	entity_id SERIAL NOT NULL, 
+	parent_id INTEGER NOT NULL, 
+	order_item_id INTEGER NOT NULL, 
+	sku VARCHAR(64) NOT NULL, 
+	qty INTEGER NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	CONSTRAINT uq_shipment_item UNIQUE (parent_id, order_item_id), 
+	FOREIGN KEY(parent_id) REFERENCES sales_shipment (entity_id), 
+	FOREIGN KEY(order_item_id) REFERENCES sales_order_item (item_id)
+);
+
+CREATE TABLE sales_shipment_track (
+	entity_id SERIAL NOT NULL, 
+	parent_id INTEGER NOT NULL, 
+	order_id INTEGER NOT NULL, 
+	carrier_code VARCHAR(32) NOT NULL, 
+	title VARCHAR(255), 
+	track_number VARCHAR(255) NOT NULL, 
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	PRIMARY KEY (entity_id), 
+	FOREIGN KEY(parent_id) REFERENCES sales_shipment (entity_id), 
+	FOREIGN KEY(order_id) REFERENCES sales_order (entity_id)
+);
+
+CREATE TABLE channel_amazon_package (
+	id SERIAL NOT NULL, 
+	amazon_order_id VARCHAR(32) NOT NULL, 
+	marketplace_id VARCHAR(32) NOT NULL, 
+	shipment_id INTEGER NOT NULL, 
+	track_id INTEGER NOT NULL, 
+	package_reference_id VARCHAR(20) NOT NULL, 
+	carrier_code VARCHAR(64) NOT NULL, 
+	carrier_name VARCHAR(255), 
+	tracking_number VARCHAR(255) NOT NULL, 
+	ship_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	items TEXT NOT NULL, 
+	state VARCHAR(16) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	last_error VARCHAR(1024), 
+	amazon_request_id VARCHAR(64), 
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_package_shipment_track UNIQUE (shipment_id, track_id), 
+	CONSTRAINT uq_package_reference UNIQUE (amazon_order_id, package_reference_id), 
+	FOREIGN KEY(shipment_id) REFERENCES sales_shipment (entity_id), 
+	FOREIGN KEY(track_id) REFERENCES sales_shipment_track (entity_id)
+);
+
+CREATE INDEX ix_package_state ON channel_amazon_package (state);

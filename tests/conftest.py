@@ -219,3 +219,12 @@ def run_sync(interval_end, **conf):
     dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("amazon_orders_sync")
     run = dag.test(logical_date=interval_end, run_conf=conf or None)
     return run
+
+
+@pytest.fixture
+def steps(commerce, client, tmp_path):
+    """The DAG's task sequence as plain calls on real staging, the emulator and the Commerce DB."""
+    from amazon_channel.staging import Staging
+    from tests.integration.pipeline_steps import Steps
+
+    return Steps(commerce, Staging(f"file://{tmp_path}/staging"), client)

@@ -18,7 +18,7 @@ ORDER_FIELDS = {
     "ship_line2": "recipient.deliveryAddress.addressLine2", "ship_city": "recipient.deliveryAddress.city",
     "ship_region": "recipient.deliveryAddress.stateOrRegion", "ship_postcode": "recipient.deliveryAddress.postalCode",
     "ship_country": "recipient.deliveryAddress.countryCode", "ship_phone": "recipient.deliveryAddress.phone",
-    "programs": "programs",
+    "programs": "programs", "packages": "packages",
 }
 ITEM_FIELDS = {
     "order_item_id": "orderItemId", "sku": "product.sellerSku", "title": "product.title",

@@ -65,6 +65,9 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["is_prime"] = programs.str.contains("PRIME", regex=False)
     frame["is_business"] = programs.str.contains("AMAZON_BUSINESS", regex=False)
     frame["ship_street"] = frame["ship_street"].str.strip("\n")
+    packages = raw["packages"].explode().dropna()
+    refs = pd.Series([p.get("packageReferenceId") for p in packages], index=packages.index, dtype="string")
+    frame["amazon_package_refs"] = refs.dropna().groupby(level=0).agg(",".join).reindex(frame.index).astype("string")
 
     items = pd.DataFrame({
         "amazon_order_id": raw_items["order_pos"].map(frame["amazon_order_id"]).astype("string"),

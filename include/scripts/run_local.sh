@@ -25,13 +25,16 @@ export AIRFLOW_CONN_COMMERCE_DB="{\"conn_type\": \"generic\", \"extra\": {\"url\
 
 python -m amazon_channel.emulator --port "$EMULATOR_PORT" &
 EMULATOR_PID=$!
-trap 'kill $EMULATOR_PID 2>/dev/null || true' EXIT
+trap 'kill $EMULATOR_PID ${WAREHOUSE_PID:-} 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$EMULATOR_PORT/_emulator/health" >/dev/null && break
   sleep 0.2
 done
 
+# The Commerce DB with a demo catalog, and a demo warehouse that ships imported merchant orders each minute.
 python -m amazon_channel.commerce.demo "sqlite:///$AIRFLOW_HOME/commerce.db"
+python -m amazon_channel.commerce.demo "sqlite:///$AIRFLOW_HOME/commerce.db" --warehouse >/dev/null &
+WAREHOUSE_PID=$!
 airflow db migrate >/dev/null
 airflow pools set amazon_sp_api 1 "One seller's SP-API quota: extract/push tasks of all runs share it" >/dev/null
 

@@ -13,52 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from amazon_channel.commerce.schema import channel_amazon_quarantine, customer_entity
 from amazon_channel.erp_export import export_new_orders
-from amazon_channel.extract import Window, extract_orders
-from amazon_channel.pipeline import check_settings, load_customers_step, load_orders_step, transform_step, validate_step
+from amazon_channel.pipeline import load_orders_step, transform_step, validate_step
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
 from tests.conftest import table_checksums
 from tests.integration.commerce_queries import channel_orders, commerce_orders, imported, should_have_commerce_order
+from tests.integration.pipeline_steps import DEFAULT, Steps, amazon_orders
 
 pytestmark = [pytest.mark.emulator]
-DEFAULT = parse_settings(None)
-
-
-class Steps:
-    """The DAG's task sequence, for one run id, on real staging and a real database."""
-
-    def __init__(self, engine, staging, client=None):
-        self.engine, self.staging, self.client = engine, staging, client
-
-    def path(self, run_id, step):
-        return self.staging.run_path("amazon_orders_sync", run_id, step)
-
-    def extract(self, run_id, start, end):
-        return extract_orders(self.client, self.staging, self.path(run_id, "extract"), Window(start, end))
-
-    def stage(self, run_id, orders):
-        """Put hand-made orders where extract would have put Amazon's pages."""
-        self.staging.clear(self.path(run_id, "extract"))
-        self.staging.write_json(self.path(run_id, "extract"), "page-00001.json", {"orders": orders})
-
-    def after_extract(self, run_id, settings=DEFAULT):
-        check_settings(self.engine, settings)
-        validated = validate_step(self.engine, self.staging, self.path(run_id, "extract"), self.path(run_id, "valid"),
-                                  run_id, settings)
-        transformed = transform_step(self.staging, validated["staging_path"], self.path(run_id, "transformed"))
-        load_customers_step(self.engine, self.staging, transformed["staging_path"], settings)
-        loaded = load_orders_step(self.engine, self.staging, transformed["staging_path"], settings)
-        return validated, loaded
-
-
-@pytest.fixture
-def steps(commerce, client, tmp_path):
-    return Steps(commerce, Staging(f"file://{tmp_path}/staging"), client)
-
-
-def amazon_orders(client, start="2026-03-09T00:00:00Z", end="2026-03-09T06:00:00Z"):
-    s, e = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
-    return [o for page in client.search_pages(last_updated_after=s, last_updated_before=e) for o in page.orders]
 
 
 def test_a_day_of_hourly_runs_imports_every_order_once(steps, emulator):

@@ -39,7 +39,7 @@ IN_CHUNK = 1000  # ids per IN (...) list
 ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "fulfillment_channel", "purchase_date",
                  "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
                  "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
-                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped"]
+                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped", "amazon_package_refs"]
 ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "qty_shipped", "unit_price",
                 "gift_message", "last_updated"]
 

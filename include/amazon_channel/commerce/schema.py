@@ -138,6 +138,28 @@ sales_order_address = Table(
     Column("email", String(255)), Column("is_placeholder", Boolean, nullable=False, default=False),
     UniqueConstraint("parent_id", "address_type", name="uq_sales_order_address_type"), **TABLE_OPTIONS)
 
+sales_shipment = Table(
+    "sales_shipment", metadata, _id(),
+    Column("order_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
+    Column("increment_id", String(64), nullable=False, unique=True), Column("total_qty", Integer, nullable=False),
+    Column("email_sent", Boolean, nullable=False, default=False),  # channel orders: Amazon tells the buyer
+    Column("created_at", UtcDateTime, nullable=False), **TABLE_OPTIONS)
+
+sales_shipment_item = Table(
+    "sales_shipment_item", metadata, _id(),
+    Column("parent_id", Integer, ForeignKey("sales_shipment.entity_id"), nullable=False),
+    Column("order_item_id", Integer, ForeignKey("sales_order_item.item_id"), nullable=False),
+    Column("sku", String(64), nullable=False), Column("qty", Integer, nullable=False),
+    UniqueConstraint("parent_id", "order_item_id", name="uq_shipment_item"), **TABLE_OPTIONS)
+
+sales_shipment_track = Table(
+    "sales_shipment_track", metadata, _id(),
+    Column("parent_id", Integer, ForeignKey("sales_shipment.entity_id"), nullable=False),
+    Column("order_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
+    Column("carrier_code", String(32), nullable=False), Column("title", String(255)),
+    Column("track_number", String(255), nullable=False), Column("created_at", UtcDateTime, nullable=False),
+    **TABLE_OPTIONS)
+
 # The channel's own view of every imported Amazon order, whatever its status.
 channel_amazon_order = Table(
     "channel_amazon_order", metadata, _id("id"),
@@ -156,6 +178,7 @@ channel_amazon_order = Table(
     Column("sales_order_id", Integer, ForeignKey("sales_order.entity_id")),
     Column("sales_order_increment_id", String(64)),
     Column("note", String(1024)),
+    Column("amazon_package_refs", String(1024)),  # packageReferenceIds Amazon lists for the order
     Index("ix_channel_order_status", "status", "sales_order_id"), **TABLE_OPTIONS)
 
 channel_amazon_order_item = Table(
@@ -174,6 +197,24 @@ channel_amazon_quarantine = Table(
     Column("payload", Text, nullable=False), Column("first_seen_run", String(255), nullable=False),
     Column("last_seen_run", String(255), nullable=False), Column("resolved", Boolean, nullable=False, default=False),
     Column("resolution", String(255)), **TABLE_OPTIONS)
+
+# Outbox of package confirmations to Amazon, one per (shipment, track). The packageReferenceId is the track's
+# id, so re-sending after a crash edits the same package at Amazon instead of adding a second one.
+channel_amazon_package = Table(
+    "channel_amazon_package", metadata, _id("id"),
+    Column("amazon_order_id", String(32), nullable=False), Column("marketplace_id", String(32), nullable=False),
+    Column("shipment_id", Integer, ForeignKey("sales_shipment.entity_id"), nullable=False),
+    Column("track_id", Integer, ForeignKey("sales_shipment_track.entity_id"), nullable=False),
+    Column("package_reference_id", String(20), nullable=False),
+    Column("carrier_code", String(64), nullable=False), Column("carrier_name", String(255)),
+    Column("tracking_number", String(255), nullable=False), Column("ship_date", UtcDateTime, nullable=False),
+    Column("items", Text, nullable=False),  # JSON [{"orderItemId", "quantity"}]
+    Column("state", String(16), nullable=False),  # pending, sending, sent, confirmed, failed, given_up, empty
+    Column("attempts", Integer, nullable=False, default=0), Column("last_error", String(1024)),
+    Column("amazon_request_id", String(64)), Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shipment_id", "track_id", name="uq_package_shipment_track"),
+    UniqueConstraint("amazon_order_id", "package_reference_id", name="uq_package_reference"),
+    Index("ix_package_state", "state"), **TABLE_OPTIONS)
 
 DEFAULT_STORES = [{"store_id": 1, "website_id": 1, "code": "default", "name": "Default Store View"}]
 

@@ -53,10 +53,11 @@ class EmulatorConfig:
     slow_rate: float = 0.0  # share of answers delayed by slow_seconds
     slow_seconds: float = 2.0
     repeat_rate: float = 0.0  # share of pages whose last order is repeated on the next page
+    throttle_rate: float = 0.0  # share of answers that are 429 whatever the bucket holds (a throttling storm)
 
     # Settings that may change while running (the rest shape the world, fixed at start).
     RUNTIME = ("rate_scale", "access_token_ttl", "page_token_ttl", "error_rate", "slow_rate",
-               "slow_seconds", "repeat_rate")
+               "slow_seconds", "repeat_rate", "throttle_rate")
 
 
 class ApiError(Exception):
@@ -143,7 +144,8 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         if expires is None or expires < time.monotonic():
             details = "The access token you provided has expired." if expires else "The access token is missing or invalid."
             return _errors(403, "Unauthorized", "Access to requested resource is denied.", details, headers)
-        if operation and not emulator.buckets[operation].try_acquire():
+        storm = cfg.throttle_rate and emulator.rng.random() < cfg.throttle_rate
+        if operation and (storm or not emulator.buckets[operation].try_acquire()):
             emulator.stats[operation]["throttled"] += 1
             return _errors(429, "QuotaExceeded", "You exceeded your quota for the requested resource.", headers=headers)
         if cfg.error_rate and emulator.rng.random() < cfg.error_rate:
