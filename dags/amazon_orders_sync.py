@@ -39,6 +39,7 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
@@ -51,7 +52,7 @@ COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS
 
 default_args = {
     "owner": "amazon-channel",
-    "retries": 3,
+    "retries": int(os.environ.get("AMAZON_CHANNEL_TASK_RETRIES", "3")),
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),

@@ -27,6 +27,7 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+os.environ.setdefault("AMAZON_CHANNEL_TASK_RETRIES", "0")  # a failing task fails the test now, not after backoff
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "dags")]
 
 
@@ -81,8 +82,10 @@ class EmulatorServer:
 @pytest.fixture(scope="session")
 def emulator_process():
     port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
+    # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
     proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *EMULATOR_ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     server = EmulatorServer(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while True:
@@ -92,7 +95,7 @@ def emulator_process():
         except requests.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"emulator did not start: {proc.stdout.read()}") from None
+                raise RuntimeError(f"emulator did not start: {open(log.name).read()}") from None
             time.sleep(0.1)
     yield server
     proc.terminate()

@@ -38,11 +38,13 @@ def _select(flat: pd.DataFrame, fields: dict[str, str]) -> pd.DataFrame:
 def flatten(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(orders, items): one row per order (index = position in `orders`), one per item with its `order_pos`."""
     if not orders:
-        return _select(pd.DataFrame(), ORDER_FIELDS), _select(pd.DataFrame(), ITEM_FIELDS).assign(order_pos=[])
+        empty_items = _select(pd.DataFrame(), ITEM_FIELDS)
+        empty_items["order_pos"] = pd.Series([], dtype="int64")
+        return _select(pd.DataFrame(), ORDER_FIELDS), empty_items
     flat = pd.json_normalize(orders)
     order_frame = _select(flat, ORDER_FIELDS)
     exploded = flat["orderItems"].explode().dropna() if "orderItems" in flat.columns else pd.Series(dtype=object)
     item_flat = pd.json_normalize(exploded.tolist()) if len(exploded) else pd.DataFrame()
     items = _select(item_flat, ITEM_FIELDS)
-    items["order_pos"] = exploded.index.to_numpy()
+    items["order_pos"] = exploded.index.to_numpy().astype("int64")
     return order_frame, items.reset_index(drop=True)

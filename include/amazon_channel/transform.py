@@ -37,6 +37,11 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().replace("", pd.NA)
 
 
+def _per_item(order_values: pd.Series, positions: pd.Series) -> pd.Series:
+    """An order-level column repeated for each item (by the item's order position), keeping its dtype."""
+    return pd.Series(order_values.reindex(positions).to_numpy(), index=positions.index, dtype=order_values.dtype)
+
+
 def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
     raw, raw_items = flatten(orders)
@@ -70,8 +75,8 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["amazon_package_refs"] = refs.dropna().groupby(level=0).agg(",".join).reindex(frame.index).astype("string")
 
     items = pd.DataFrame({
-        "amazon_order_id": raw_items["order_pos"].map(frame["amazon_order_id"]).astype("string"),
-        "last_updated": raw_items["order_pos"].map(frame["last_updated"]),
+        "amazon_order_id": _per_item(frame["amazon_order_id"], raw_items["order_pos"]),
+        "last_updated": _per_item(frame["last_updated"], raw_items["order_pos"]),
         "order_item_id": raw_items["order_item_id"].astype("string"),
         "sku": _text(raw_items["sku"]),
         "title": _text(raw_items["title"]),
@@ -81,8 +86,8 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         "gift_message": _text(raw_items["gift_message"]),
     })
     # FBA orders are shipped by Amazon as a whole once Shipped.
-    fba_shipped = raw_items["order_pos"].map(
-        frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool)
+    fba_shipped = _per_item((frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool),
+                            raw_items["order_pos"])
     items.loc[fba_shipped, "qty_shipped"] = items.loc[fba_shipped, "qty_ordered"]
 
     # The same order can arrive twice in a batch (overlapping pages, repeated pages): the newest version wins.

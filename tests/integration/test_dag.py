@@ -26,7 +26,8 @@ def test_dags_import_without_errors(airflow_db):
     assert dag.max_active_runs == 1 and not dag.catchup
     assert dag.doc_md and "Backfill" in dag.doc_md
     extract = dag.get_task("extract_orders")
-    assert extract.pool == "amazon_sp_api" and extract.retries >= 1 and extract.execution_timeout
+    assert extract.pool == "amazon_sp_api" and extract.execution_timeout
+    assert extract.retries == int(os.environ["AMAZON_CHANNEL_TASK_RETRIES"]) and extract.retry_exponential_backoff
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     chain = ["check_settings", "extract_orders", "validate_orders", "transform_orders", "load_customers", "load_orders"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
@@ -38,11 +39,13 @@ def test_dags_import_without_errors(airflow_db):
 
 def test_no_heavy_imports_at_parse_time():
     """Parsing the DAG file must not import pandas, GX, SQLAlchemy or our client: the dag-processor stays fast."""
-    code = (f"import sys, runpy; runpy.run_path({str(ROOT / 'dags' / 'amazon_orders_sync.py')!r}); "
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    code = (f"import sys, runpy; dag = runpy.run_path({str(ROOT / 'dags' / 'amazon_orders_sync.py')!r}); "
+            f"print(dag['default_args']['retries']); print([m for m in {HEAVY!r} if m in sys.modules])")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "dags")])}
+    env.pop("AMAZON_CHANNEL_TASK_RETRIES")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    loaded = out.stdout.strip().splitlines()[-1]
+    retries, loaded = out.stdout.strip().splitlines()[-2:]
+    assert retries == "3"  # the production default
     assert [m for m in eval(loaded) if m != "sqlalchemy"] == [], loaded  # Airflow itself brings SQLAlchemy
 
 

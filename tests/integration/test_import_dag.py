@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -132,3 +132,47 @@ def test_broken_settings_fail_the_run_before_any_extraction(pipeline_env, emulat
     assert run.state == "failed"
     assert emulator.get("stats")["operations"]["searchOrders"]["requests"] == 0
     assert channel_orders(commerce) == {}
+
+
+def test_merchant_lifecycle_from_amazon_to_commerce_and_back(pipeline_env, emulator, commerce):
+    """Pending (channel only) -> Unshipped (Commerce order) -> shipped in Commerce -> confirmShipment ->
+    Amazon Shipped -> Commerce complete, channel Shipped, package confirmed: all through DAG runs."""
+    from amazon_channel.shipping import create_shipment
+
+    emulator.advance(300)
+    assert run_sync(W1, window_start="2026-03-10T06:00:00Z", window_end="2026-03-10T12:00:00Z").state == "success"
+    pending = [k for k, v in channel_orders(commerce).items() if v["status"] == "Pending" and v["fulfillment_channel"] == "MFN"]
+    assert pending and not set(pending) & set(commerce_orders(commerce))
+
+    def emulator_now():
+        return datetime.fromisoformat(emulator.get("health")["now"].replace("Z", "+00:00"))
+
+    emulator.advance(2 * 3600)
+    end = emulator_now().replace(second=0) - timedelta(minutes=3)
+    assert run_sync(W1, window_start="2026-03-10T11:55:00Z", window_end=end.isoformat()).state == "success"
+    sales = commerce_orders(commerce)
+    order_id = next(k for k in pending if k in sales)
+    assert sales[order_id]["state"] == "processing" and channel_orders(commerce)[order_id]["status"] == "Unshipped"
+
+    create_shipment(commerce, order_id, "ups", "1Z999AA10123456784", now=emulator_now())
+    shipped_at = emulator_now()
+    # The next run pushes the tracking number (its window brings nothing new).
+    assert run_sync(W1, window_start=(end - timedelta(minutes=1)).isoformat(), window_end=end.isoformat()).state == "success"
+    truth = emulator.get(f"orders/{order_id}")
+    assert truth["status"] == "SHIPPED" and len(truth["packages"]) == 1
+    assert len([n for n in emulator.get("notifications")["notifications"] if n["orderId"] == order_id]) == 1
+    assert commerce_orders(commerce)[order_id]["state"] == "complete"
+    assert channel_orders(commerce)[order_id]["status"] == "Shipped"
+
+    emulator.advance(300)
+    end = emulator_now().replace(second=0) - timedelta(minutes=3)
+    assert run_sync(W1, window_start=(shipped_at - timedelta(minutes=5)).isoformat(),
+                    window_end=end.isoformat()).state == "success"
+    from sqlalchemy import select
+
+    from amazon_channel.commerce.schema import channel_amazon_package
+
+    with commerce.connect() as conn:
+        states = conn.execute(select(channel_amazon_package.c.state).where(
+            channel_amazon_package.c.amazon_order_id == order_id)).scalars().all()
+    assert states == ["confirmed"]  # Amazon's own data now lists our package

@@ -193,3 +193,13 @@ def test_erp_export_writes_new_orders_once(steps, client):
     first = export_new_orders(steps.engine, steps.staging)
     assert first["exported"] == len(commerce_orders(steps.engine)) > 0
     assert export_new_orders(steps.engine, steps.staging)["exported"] == 0
+
+
+def test_an_hour_without_orders_runs_cleanly(steps, client):
+    steps.stage("busy", amazon_orders(client))
+    steps.after_extract("busy")
+    before = table_checksums(steps.engine)
+    steps.stage("quiet", [])
+    validated, loaded = steps.after_extract("quiet")
+    assert validated["checked"] == 0 and loaded["channel_orders_upserted"] == 0
+    assert table_checksums(steps.engine) == before
