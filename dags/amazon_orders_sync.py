@@ -31,7 +31,8 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 - *Backfill* missed hours from the UI or with
   `airflow backfill create --dag-id amazon_orders_sync --from-date 2026-01-01T00:00:00+00:00 --to-date ...`;
   each run replays its exact interval.
-- *Manual run* without an interval: trigger with the params `window_start` and `window_end` (ISO 8601 UTC).
+- *Manual run* without an interval: trigger with the params `window_start` and `window_end` (ISO 8601 UTC);
+  without them `extract_orders` fails at once saying so, while shipments are still reconciled and pushed.
 - The `amazon_sp_api` pool (1 slot) keeps overlapping runs and backfills from sharing the seller's quota.
 - *Blocked orders* (unknown SKU, disabled or out-of-stock product, incomplete address) keep a note in
   `channel_amazon_order.note`; fix the cause and the next run creates them.
@@ -119,15 +120,20 @@ def amazon_orders_sync():
     @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
     def extract_orders() -> dict:
         """Page through Amazon's searchOrders for the run's window; stage raw pages; return counts."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from amazon_channel.extract import extract_orders as run_extract
         from amazon_channel.extract import window_for_run
         from amazon_sp_api_hook import AmazonSpApiHook
 
         context = get_current_context()
         params = context["params"]
-        window = window_for_run(context.get("data_interval_start"), context.get("data_interval_end"),
-                                params.get("window_start"), params.get("window_end"),
-                                timedelta(minutes=params["overlap_minutes"]))
+        try:
+            window = window_for_run(context.get("data_interval_start"), context.get("data_interval_end"),
+                                    params.get("window_start"), params.get("window_end"),
+                                    timedelta(minutes=params["overlap_minutes"]))
+        except ValueError as exc:  # no usable window: retrying cannot help
+            raise AirflowFailException(str(exc)) from None
         client = AmazonSpApiHook(SP_API_CONN_ID).get_conn()
         return run_extract(client, _staging(), _run_path("extract"), window, client.config.marketplace_ids or None)
 
@@ -158,7 +164,8 @@ def amazon_orders_sync():
         get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
         return summary
 
-    @task(task_display_name="Reconcile Commerce shipments")
+    # Shipments made in Commerce go out even when this run's import failed (e.g. Amazon's order API is down).
+    @task(task_display_name="Reconcile Commerce shipments", trigger_rule="all_done")
     def reconcile_shipments() -> dict:
         from airflow.sdk import Variable
 
@@ -176,12 +183,25 @@ def amazon_orders_sync():
         client.config.deadline = min(client.config.deadline, 120)  # per package; the rest waits for the next run
         return run_push(_commerce(), client, time_budget=default_args["execution_timeout"].total_seconds() * 0.8)
 
+    @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """Reconcile and push run even after a failed import, so the last task may succeed: this keeps the
+        run itself red whenever any task failed (Airflow's watcher pattern)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed; see the failed task's log")
+
     settings_checked = check_settings()
     extracted = extract_orders()
     settings_checked >> extracted
-    transformed = transform_orders(validate_orders(extracted))
+    validated = validate_orders(extracted)
+    transformed = transform_orders(validated)
+    customers = load_customers(transformed)
     loaded = load_orders(transformed)
-    load_customers(transformed) >> loaded >> reconcile_shipments() >> push_tracking()
+    reconciled = reconcile_shipments()
+    pushed = push_tracking()
+    customers >> loaded >> reconciled >> pushed
+    [settings_checked, extracted, validated, transformed, customers, loaded, reconciled, pushed] >> watcher()
 
 
 amazon_orders_sync()

@@ -17,6 +17,14 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AMAZON_CHANNEL_STAGING_ROOT="file://$AIRFLOW_HOME/staging"
 mkdir -p "$AIRFLOW_HOME"
 
+port_taken() { python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', int(sys.argv[1]))) != 0)" "$1"; }
+for port in "$AIRFLOW_PORT" "$EMULATOR_PORT"; do
+  if port_taken "$port"; then
+    echo "make run: port $port is in use (an earlier 'make run' still running?). Stop it, or set AIRFLOW_PORT / EMULATOR_PORT." >&2
+    exit 1
+  fi
+done
+
 # Connections the standard way (AIRFLOW_CONN_* JSON). The emulator's demo credentials are its public defaults.
 export AIRFLOW_CONN_AMAZON_SP_API="{\"conn_type\": \"generic\", \"login\": \"amzn1.application-oa2-client.emulator\",
   \"password\": \"emulator-secret\", \"extra\": {\"refresh_token\": \"Atzr|emulator-refresh-token\", \"region\": \"na\",

@@ -29,10 +29,15 @@ def test_dags_import_without_errors(airflow_db):
     assert extract.pool == "amazon_sp_api" and extract.execution_timeout
     assert extract.retries == int(os.environ["AMAZON_CHANNEL_TASK_RETRIES"]) and extract.retry_exponential_backoff
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
-    chain = ["check_settings", "extract_orders", "validate_orders", "transform_orders", "load_customers", "load_orders"]
+    chain = ["check_settings", "extract_orders", "validate_orders", "transform_orders", "load_customers", "load_orders",
+             "reconcile_shipments", "push_tracking"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert [o.uri.rstrip("/") for o in dag.get_task("load_orders").outlets] == ["commerce://sales_order"]
+    # Reconcile runs even after a failed import; the watcher keeps such a run red.
+    assert dag.get_task("reconcile_shipments").trigger_rule == "all_done"
+    watcher = dag.get_task("watcher")
+    assert watcher.trigger_rule == "one_failed" and watcher.upstream_task_ids == {t for t in dag.task_ids if t != "watcher"}
     # The example ERP export is scheduled on that asset: new orders are announced, not polled for.
     assert "commerce://sales_order" in repr(bag.get_dag("erp_order_export").timetable.asset_condition)
 
