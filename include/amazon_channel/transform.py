@@ -17,7 +17,7 @@ CHANNEL_STATUS = {"PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pen
 FULFILLMENT_CHANNEL = {"MERCHANT": "MFN", "AMAZON": "AFN"}
 MERCHANT_ORDER_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
 PLACEHOLDER_NAME = ("Amazon", "Customer")
-PLACEHOLDER_STREET = "[not shared by Amazon]"
+NOT_SHARED = "[not shared by Amazon]"  # street or phone Amazon withholds (FBA)
 PLACEHOLDER_EMAIL_DOMAIN = "buyer.amazon.invalid"  # RFC 2606: can never receive mail
 
 
@@ -35,6 +35,18 @@ def _utc(values: pd.Series) -> pd.Series:
 
 def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().replace("", pd.NA)
+
+
+def buyer_identity(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(first name, last name, order email) for Commerce, with marked placeholders where Amazon shares none
+    (FBA, or an application without the PII role). The placeholder email is for the order only, never a
+    customer key."""
+    name = frame["buyer_name"].fillna(frame["ship_name"])
+    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
+    first = split[0].fillna(PLACEHOLDER_NAME[0]).astype("string")
+    last = split[1].fillna(split[0]).fillna(PLACEHOLDER_NAME[1]).astype("string")
+    email = frame["buyer_email"].fillna(frame["amazon_order_id"] + "@" + PLACEHOLDER_EMAIL_DOMAIN).astype("string")
+    return first, last, email
 
 
 def _per_item(order_values: pd.Series, positions: pd.Series) -> pd.Series:
@@ -111,13 +123,8 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame.loc[~merchant & frame["status"].eq("Shipped"), "commerce_state"] = "complete"
     frame.loc[frame["status"].eq("Canceled"), "commerce_state"] = "canceled"
 
-    # Names for the Commerce order; placeholders where Amazon shares none (FBA, or no PII role).
-    name = frame["buyer_name"].fillna(frame["ship_name"])
-    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
-    frame["name_is_placeholder"] = name.isna()
-    frame["firstname"] = split[0].fillna(PLACEHOLDER_NAME[0]).astype("string")
-    frame["lastname"] = split[1].fillna(split[0]).fillna(PLACEHOLDER_NAME[1]).astype("string")
+    frame["firstname"], frame["lastname"], frame["order_email"] = buyer_identity(frame)
+    frame["name_is_placeholder"] = frame["buyer_name"].isna() & frame["ship_name"].isna()
     frame["email_is_placeholder"] = frame["buyer_email"].isna()
-    frame["order_email"] = frame["buyer_email"].fillna(frame["amazon_order_id"] + "@" + PLACEHOLDER_EMAIL_DOMAIN)
     frame["address_is_placeholder"] = frame["ship_street"].isna()
     return frame.reset_index(drop=True), items

@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..settings import OrderSettings
+from ..transform import NOT_SHARED, buyer_identity
 from .db import insert_missing, upsert
 from .schema import (
     catalog_product,
@@ -179,11 +180,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings) -> tuple[
     status = status.where(state == "processing", "complete")
     order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
     qty = order_lines.groupby("amazon_order_id")["qty_ordered"].sum()
-    name = ok["buyer_name"].fillna(ok["ship_name"])
-    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
-    firstname = split[0].fillna("Amazon")
-    lastname = split[1].fillna(split[0]).fillna("Customer")
-    email = ok["buyer_email"].fillna(ok["amazon_order_id"] + "@buyer.amazon.invalid")
+    firstname, lastname, email = buyer_identity(ok.astype({c: "string" for c in ("buyer_name", "ship_name",
+                                                                                 "buyer_email", "amazon_order_id")}))
     sales = pd.DataFrame({
         "increment_id": ok["increment_id"], "store_id": ok["store_id"].astype(int), "state": state, "status": status,
         "customer_id": ok["customer_id"], "customer_is_guest": ok["customer_id"].isna(),
@@ -209,9 +207,9 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings) -> tuple[
     fba = ok["fulfillment_channel"].eq("AFN") | ok["ship_street"].isna()
     address = pd.DataFrame({
         "parent_id": ok["amazon_order_id"].map(entity), "firstname": firstname, "lastname": lastname,
-        "company": ok["buyer_company"], "street": ok["ship_street"].fillna("[not shared by Amazon]"),
+        "company": ok["buyer_company"], "street": ok["ship_street"].fillna(NOT_SHARED),
         "city": ok["ship_city"], "region": ok["ship_region"], "postcode": ok["ship_postcode"],
-        "country_id": ok["ship_country"], "telephone": ok["ship_phone"].fillna("[not shared by Amazon]"),
+        "country_id": ok["ship_country"], "telephone": ok["ship_phone"].fillna(NOT_SHARED),
         "email": email, "is_placeholder": fba})
     both = pd.concat([address.assign(address_type="shipping"), address.assign(address_type="billing")])
     insert_missing(conn, sales_order_address, _records(both, list(both.columns)), ["parent_id", "address_type"])
