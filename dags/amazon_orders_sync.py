@@ -10,6 +10,7 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 **Tasks.**
 1. `check_settings`: creates missing Commerce tables and validates the Order Settings (Variable
    `amazon_channel_order_settings`, JSON); a bad setting fails here, before anything is read or written.
+   Also deletes staged run folders older than `AMAZON_CHANNEL_STAGING_RETENTION_DAYS` (7): they hold buyer data.
 2. `extract_orders`: pages through `searchOrders` (Orders API v2026-01-01) within the seller's rate limit and
    writes the raw pages to run-scoped staging (`AMAZON_CHANNEL_STAGING_ROOT`, `file://` or `s3://`).
 3. `validate_orders`: Great Expectations suites; failing orders go to `channel_amazon_quarantine` with their
@@ -113,9 +114,12 @@ def amazon_orders_sync():
         from amazon_channel.pipeline import check_settings as run_check
 
         try:
-            return run_check(_commerce(), _settings())
+            summary = run_check(_commerce(), _settings())
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
+        retention = float(os.environ.get("AMAZON_CHANNEL_STAGING_RETENTION_DAYS", "7"))
+        summary["staging_runs_purged"] = len(_staging().purge(get_current_context()["dag"].dag_id, retention))
+        return summary
 
     @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
     def extract_orders() -> dict:

@@ -35,6 +35,25 @@ class Staging:
     def run_path(self, dag_id: str, run_id: str, step: str) -> str:
         return f"{self.root}/{safe_segment(dag_id)}/{safe_segment(run_id)}/{step}"
 
+    def purge(self, dag_id: str, older_than_days: float, now: float | None = None) -> list[str]:
+        """Delete run folders last written more than `older_than_days` ago.
+
+        Staged pages hold buyer data: Amazon's Data Protection Policy allows keeping it only as long as needed.
+        """
+        import time
+
+        _, root = fsspec.core.url_to_fs(f"{self.root}/{safe_segment(dag_id)}")
+        if not self.fs.exists(root):
+            return []
+        cutoff = (now or time.time()) - older_than_days * 86400
+        purged = []
+        for run in self.fs.ls(root, detail=False):
+            stamps = [self.fs.modified(f).timestamp() for f in self.fs.find(run)] or [self.fs.modified(run).timestamp()]
+            if max(stamps) < cutoff:
+                self.fs.rm(run, recursive=True)
+                purged.append(run.rsplit("/", 1)[-1])
+        return purged
+
     def clear(self, path: str) -> None:
         """Remove a step's earlier output so a re-run replaces it instead of adding to it."""
         _, local = fsspec.core.url_to_fs(path)

@@ -140,3 +140,21 @@ def test_world_search_lists_each_order_once_at_its_latest_change():
     assert len(ids) == len(set(ids)) == 3000
     resumed = list(world.changes_between(START, END, now, hits[99][0]))
     assert [idx for _, idx in resumed] == ids[100:]
+
+
+def test_staging_purge_removes_only_old_runs(tmp_path):
+    import os
+    import time
+
+    staging = Staging(f"file://{tmp_path}")
+    for run in ("old_run", "new_run"):
+        path = staging.run_path("amazon_orders_sync", run, "extract")
+        staging.clear(path)
+        staging.write_json(path, "page-00001.json", {"orders": []})
+    old = time.time() - 10 * 86400
+    for root, _, files in os.walk(tmp_path / "amazon_orders_sync" / "old_run"):
+        for name in files:
+            os.utime(os.path.join(root, name), (old, old))
+    assert staging.purge("amazon_orders_sync", older_than_days=7) == ["old_run"]
+    assert sorted(os.listdir(tmp_path / "amazon_orders_sync")) == ["new_run"]
+    assert staging.purge("other_dag", older_than_days=7) == []
