@@ -49,7 +49,6 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 SP_API_CONN_ID = "amazon_sp_api"
 COMMERCE_DB_CONN_ID = "commerce_db"
 SP_API_POOL = "amazon_sp_api"  # one slot per seller account: its Amazon quota is shared by every run
-SETTINGS_VARIABLE = "amazon_channel_order_settings"
 COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS/WMS) schedule on this
 
 default_args = {
@@ -76,9 +75,9 @@ def _run_path(step: str) -> str:
 def _settings():
     from airflow.sdk import Variable
 
-    from amazon_channel.settings import parse_settings
+    from amazon_channel.settings import VARIABLE_NAME, parse_settings
 
-    return parse_settings(Variable.get(SETTINGS_VARIABLE, default=None))
+    return parse_settings(Variable.get(VARIABLE_NAME, default=None))
 
 
 def _commerce():
