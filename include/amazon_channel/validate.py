@@ -21,8 +21,8 @@ from .frames import flatten
 log = logging.getLogger(__name__)
 
 ORDER_ID = r"^\d{3}-\d{7}-\d{7}$"
-UTC_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$"
-MONEY = r"^\d{1,14}(\.\d{1,4})?$"  # a non-negative decimal, as Amazon writes amounts
+UTC_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
+MONEY = r"^\d{1,14}(?:\.\d{1,4})?$"  # a non-negative decimal, as Amazon writes amounts
 STATUSES = ["PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE"]
 PRICED_STATUSES = ["UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"]
 # Amazon's marketplaces (developer docs, "Marketplace IDs"); settings can add more.
