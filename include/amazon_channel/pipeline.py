@@ -24,14 +24,14 @@ VALID_FILE_ORDERS = 5000
 def check_settings(engine: Engine, settings: OrderSettings) -> dict:
     """Create missing tables, then check that the settings point at stores and customers that exist."""
     ensure_schema(engine)
+    configured = [("default", settings.default), *((m, settings.for_marketplace(m)) for m in settings.marketplaces)]
+    customers = {mp.predefined_customer_id for _, mp in configured} - {None}
     with engine.connect() as conn:
         stores = set(conn.execute(select(store.c.store_id)).scalars())
-        customers = {s.predefined_customer_id for s in [settings.default, *map(settings.for_marketplace,
-                                                                                 settings.marketplaces)]} - {None}
         found = set(conn.execute(select(customer_entity.c.entity_id)
                                  .where(customer_entity.c.entity_id.in_(customers))).scalars()) if customers else set()
     problems = []
-    for name, mp in [("default", settings.default), *((m, settings.for_marketplace(m)) for m in settings.marketplaces)]:
+    for name, mp in configured:
         if mp.store_id not in stores:
             problems.append(f"{name}: store_id {mp.store_id} does not exist (stores: {sorted(stores)})")
         if mp.predefined_customer_id is not None and mp.predefined_customer_id not in found:

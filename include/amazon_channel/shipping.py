@@ -44,6 +44,7 @@ DEFAULT_CARRIERS = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"
                     "dhl_express": "DHL", "ontrac": "OnTrac", "royal_mail": "Royal Mail", "dpd": "DPD",
                     "hermes": "Hermes", "gls": "GLS", "japan_post": "Japan Post", "yamato": "Yamato Transport",
                     "canada_post": "Canada Post", "amzl": "Amazon Shipping"}
+LIVE_STATES = ("pending", "sending", "sent", "confirmed")  # packages on their way to, or at, Amazon
 MAX_ATTEMPTS = 8  # transient failures before a package is given up (and shown as such)
 
 
@@ -164,19 +165,29 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
 
 def _package_items(conn, shipment_id: int, amazon_order_id: str) -> list[dict]:
     """The shipment's items as Amazon order items, capped at ordered minus what earlier packages hold."""
-    si, soi, p = sales_shipment_item.c, sales_order_item.c, channel_amazon_package.c
+    si, soi = sales_shipment_item.c, sales_order_item.c
     lines = conn.execute(select(soi.ext_order_item_id, soi.qty_ordered, si.qty).join(
         sales_order_item, soi.item_id == si.order_item_id).where(si.parent_id == shipment_id)).all()
-    packaged: Counter = Counter()
-    for (items_json,) in conn.execute(select(p["items"]).where(p.amazon_order_id == amazon_order_id)):
-        for item in json.loads(items_json):
-            packaged[item["orderItemId"]] += item["quantity"]
+    packaged = _packaged(conn, amazon_order_id)  # failed ones too: they are re-sent once corrected
     items = []
     for line in lines:
         qty = min(line.qty, line.qty_ordered - packaged[line.ext_order_item_id])
         if qty > 0:
             items.append({"orderItemId": line.ext_order_item_id, "quantity": qty})
     return items
+
+
+def _packaged(conn, amazon_order_id: str, states: tuple[str, ...] | None = None) -> Counter:
+    """Units per Amazon orderItemId in the order's outbox packages (optionally only those in `states`)."""
+    p = channel_amazon_package.c
+    query = select(p["items"]).where(p.amazon_order_id == amazon_order_id)
+    if states:
+        query = query.where(p.state.in_(states))
+    packaged: Counter = Counter()
+    for (items_json,) in conn.execute(query):
+        for item in json.loads(items_json):
+            packaged[item["orderItemId"]] += item["quantity"]
+    return packaged
 
 
 def _complete_shipped_orders(conn, now: datetime) -> int:
@@ -210,14 +221,11 @@ def _move_channel_status(conn) -> int:
     moved = 0
     rows = conn.execute(select(c.amazon_order_id, c.status, c.sales_order_id).where(
         c.status.in_(["Unshipped", "PartiallyShipped"]), c.fulfillment_channel == "MFN",
-        select(p.id).where(p.amazon_order_id == c.amazon_order_id,
-                           p.state.in_(["pending", "sending", "sent", "confirmed"])).exists())).all()
+        select(p.id).where(p.amazon_order_id == c.amazon_order_id, p.state.in_(LIVE_STATES)).exists())).all()
     for row in rows:
         ordered = conn.execute(select(func.sum(soi.qty_ordered)).join(sales_order, o.entity_id == soi.order_id)
                                .where(o.entity_id == row.sales_order_id)).scalar_one() or 0
-        packaged = sum(i["quantity"] for (items,) in conn.execute(select(p["items"]).where(
-            p.amazon_order_id == row.amazon_order_id, p.state.in_(["pending", "sending", "sent", "confirmed"])))
-            for i in json.loads(items))
+        packaged = sum(_packaged(conn, row.amazon_order_id, LIVE_STATES).values())
         status = "Shipped" if packaged >= ordered else "PartiallyShipped"
         if status != row.status:
             conn.execute(update(channel_amazon_order).where(c.amazon_order_id == row.amazon_order_id).values(
