@@ -27,6 +27,15 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
    message (here, in the order's note and in the task's return value) and is not re-sent until the track is
    corrected; throttling and server errors stay `pending` for the next run.
 
+**Where to look.** The *Amazon Orders* entry in the navigation opens the orders grid (Commerce order number and
+latest note per order), each order's items, shipments, packages and note history, the quarantine and blocked
+orders, and sync health per marketplace (last window, lag, orders per run, push backlog, 429s). Every task's
+return value (XCom) is a short summary of counts.
+
+**Alerts.** A task that fails after its retries, and a validation that quarantines new rows, send an alert to the
+connection `amazon_channel_alerts` (webhook or SMTP; see `plugins/amazon_channel_alerts.py`). Alerts carry ids,
+counts and reasons, never buyer data.
+
 **Operating it.**
 - *Re-run* a failed task with "Clear": it replaces its own staged output; database writes are upserts.
 - *Backfill* missed hours from the UI or with
@@ -45,6 +54,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from amazon_channel_alerts import ChannelAlert
 
 SP_API_CONN_ID = "amazon_sp_api"
 COMMERCE_DB_CONN_ID = "commerce_db"
@@ -58,6 +68,7 @@ default_args = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
     "execution_timeout": timedelta(minutes=50),
+    "on_failure_callback": ChannelAlert("failure"),  # after the last retry; target: connection amazon_channel_alerts
 }
 
 
@@ -102,6 +113,9 @@ def _commerce():
         "window_end": Param(None, type=["null", "string"], description="Manual runs: window end (ISO 8601 UTC)"),
         "overlap_minutes": Param(15, type="integer", minimum=0, maximum=240,
                                  description="How far before the interval start to re-read changes"),
+        "reprocess_unchanged": Param(False, type="boolean",
+                                     description="Also re-process orders already loaded at this Amazon version "
+                                                 "(after changing how orders are transformed)"),
     },
 )
 def amazon_orders_sync():
@@ -122,7 +136,9 @@ def amazon_orders_sync():
 
     @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
     def extract_orders() -> dict:
-        """Page through Amazon's searchOrders for the run's window; stage raw pages; return counts."""
+        """Pages through Amazon's `searchOrders` for this run's window within the seller's rate limit and stages
+        the raw pages. Returns the window, pages, orders, API calls and 429s absorbed. Re-running replaces this
+        run's staged pages; it writes nothing to Commerce."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from amazon_channel.extract import extract_orders as run_extract
@@ -142,34 +158,56 @@ def amazon_orders_sync():
 
     @task(task_display_name="Validate orders (Great Expectations)")
     def validate_orders(extracted: dict) -> dict:
+        """Great Expectations suites over the run's orders plus everything still in quarantine. Failing orders go to
+        `channel_amazon_quarantine` (Amazon Orders view → Quarantine) with their reasons; newly quarantined rows
+        send a data-quality alert. Fails above `max_bad_share`. Safe to re-run."""
         from amazon_channel.pipeline import validate_step
 
-        return validate_step(_commerce(), _staging(), extracted["staging_path"], _run_path("valid"),
-                             get_current_context()["run_id"], _settings())
+        context = get_current_context()
+        summary = validate_step(_commerce(), _staging(), extracted["staging_path"], _run_path("valid"),
+                                context["run_id"], _settings(), context["params"]["reprocess_unchanged"])
+        if summary["new_in_quarantine"]:
+            detail = {k: summary[k] for k in ("checked", "quarantined", "new_in_quarantine", "bad_share", "top_reasons")}
+            try:
+                ChannelAlert("data_quality", detail)(context)
+            except Exception:  # the alert target being down must not stop the import; the log has the error
+                pass
+        return summary
 
     @task(task_display_name="Transform orders (pandas)")
     def transform_orders(validated: dict) -> dict:
+        """pandas: exact money, Amazon status to channel status and Commerce state. Staging only; safe to re-run."""
         from amazon_channel.pipeline import transform_step
 
         return transform_step(_staging(), validated["staging_path"], _run_path("transformed"))
 
     @task(task_display_name="Load customers")
     def load_customers(transformed: dict) -> dict:
+        """Creates Commerce customers for stores set to "create new customer"; an existing e-mail is reused.
+        Safe to re-run."""
         from amazon_channel.pipeline import load_customers_step
 
         return load_customers_step(_commerce(), _staging(), transformed["staging_path"], _settings())
 
     @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
-    def load_orders(transformed: dict) -> dict:
+    def load_orders(transformed: dict, extracted: dict) -> dict:
+        """One transaction: channel tables (newer Amazon data wins), Commerce orders for every due order (blocked
+        ones keep a note and are retried every run), cancellations, and this run's row in sync health. Re-running
+        or backfilling never makes a second Commerce order for an Amazon order."""
         from amazon_channel.pipeline import load_orders_step
 
-        summary = load_orders_step(_commerce(), _staging(), transformed["staging_path"], _settings())
-        get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
+        context = get_current_context()
+        run = {"run_id": context["run_id"], **{k: extracted[k] for k in ("window_start", "window_end", "api_calls",
+                                                                          "throttled")}}
+        summary = load_orders_step(_commerce(), _staging(), transformed["staging_path"], _settings(), run)
+        context["outlet_events"][COMMERCE_ORDERS].extra = summary
         return summary
 
     # Shipments made in Commerce go out even when this run's import failed (e.g. Amazon's order API is down).
     @task(task_display_name="Reconcile Commerce shipments", trigger_rule="all_done")
     def reconcile_shipments() -> dict:
+        """Turns new Commerce shipments into packages in the outbox, completes fully shipped orders and marks
+        packages Amazon lists as confirmed. Runs even when the import failed. Safe to re-run."""
         from airflow.sdk import Variable
 
         from amazon_channel.shipping import CARRIER_VARIABLE, carrier_mapping
@@ -179,6 +217,9 @@ def amazon_orders_sync():
 
     @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL)
     def push_tracking() -> dict:
+        """confirmShipment for each pending package. Rejections show in the order's note and the Amazon Orders
+        view and are not re-sent until the tracking is corrected; throttling and 5xx wait for the next run. A
+        re-run re-sends the same packageReferenceId, which edits rather than duplicates the package."""
         from amazon_channel.shipping import push_tracking as run_push
         from amazon_sp_api_hook import AmazonSpApiHook
 
@@ -186,7 +227,8 @@ def amazon_orders_sync():
         client.config.deadline = min(client.config.deadline, 120)  # per package; the rest waits for the next run
         return run_push(_commerce(), client, time_budget=default_args["execution_timeout"].total_seconds() * 0.8)
 
-    @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0)
+    @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0,
+          on_failure_callback=None)  # the failed task has already alerted
     def watcher() -> None:
         """Reconcile and push run even after a failed import, so the last task may succeed: this keeps the
         run itself red whenever any task failed (Airflow's watcher pattern)."""
@@ -200,7 +242,7 @@ def amazon_orders_sync():
     validated = validate_orders(extracted)
     transformed = transform_orders(validated)
     customers = load_customers(transformed)
-    loaded = load_orders(transformed)
+    loaded = load_orders(transformed, extracted)
     reconciled = reconcile_shipments()
     pushed = push_tracking()
     customers >> loaded >> reconciled >> pushed

@@ -27,6 +27,16 @@ CREATE TABLE channel_amazon_order_item (
 	CONSTRAINT uq_channel_item UNIQUE (amazon_order_id, order_item_id)
 );
 
+CREATE TABLE channel_amazon_order_note (
+	id INTEGER NOT NULL, 
+	amazon_order_id VARCHAR(32) NOT NULL, 
+	noted_at DATETIME NOT NULL, 
+	note VARCHAR(1024) NOT NULL, 
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_order_note_order ON channel_amazon_order_note (amazon_order_id);
+
 CREATE TABLE channel_amazon_quarantine (
 	id INTEGER NOT NULL, 
 	quarantine_key VARCHAR(64) NOT NULL, 
@@ -40,6 +50,24 @@ CREATE TABLE channel_amazon_quarantine (
 	PRIMARY KEY (id), 
 	UNIQUE (quarantine_key)
 );
+
+CREATE TABLE channel_amazon_sync_run (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR(255) NOT NULL, 
+	marketplace_id VARCHAR(32) NOT NULL, 
+	window_start DATETIME NOT NULL, 
+	window_end DATETIME NOT NULL, 
+	orders_seen INTEGER NOT NULL, 
+	commerce_orders_created INTEGER NOT NULL, 
+	orders_blocked INTEGER NOT NULL, 
+	api_calls INTEGER NOT NULL, 
+	throttled INTEGER NOT NULL, 
+	finished_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_sync_run_marketplace UNIQUE (run_id, marketplace_id)
+);
+
+CREATE INDEX ix_sync_run_window ON channel_amazon_sync_run (marketplace_id, window_end);
 
 CREATE TABLE customer_entity (
 	entity_id INTEGER NOT NULL, 
@@ -138,6 +166,8 @@ CREATE TABLE channel_amazon_order (
 	UNIQUE (amazon_order_id), 
 	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
 );
+
+CREATE INDEX ix_channel_order_purchase ON channel_amazon_order (purchase_date);
 
 CREATE INDEX ix_channel_order_status ON channel_amazon_order (status, sales_order_id);
 

@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from .commerce.db import upsert
-from .commerce.schema import channel_amazon_quarantine, customer_entity, ensure_schema, store
+from .commerce.schema import channel_amazon_order, channel_amazon_quarantine, customer_entity, ensure_schema, store
 from .settings import OrderSettings
 from .staging import Staging
+from .timeutil import parse_iso
 
 log = logging.getLogger(__name__)
 VALID_FILE_ORDERS = 5000
@@ -42,12 +43,32 @@ def check_settings(engine: Engine, settings: OrderSettings) -> dict:
             "max_bad_share": settings.max_bad_share}
 
 
+def unchanged_orders(engine: Engine, batch: list) -> set[str]:
+    """Orders the Commerce DB already holds at this Amazon last-update time or a newer one: nothing to do for them
+    (a re-run, an overlapping window, a backfill over imported hours). Anything unparseable is not skipped."""
+    incoming = {}
+    for order in batch:
+        try:
+            incoming[order["orderId"]] = parse_iso(order["lastUpdatedTime"])
+        except (TypeError, KeyError, ValueError, AttributeError):
+            continue
+    o, ids, stored = channel_amazon_order.c, list(incoming), {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 1000):
+            stored.update(conn.execute(select(o.amazon_order_id, o.last_updated)
+                                       .where(o.amazon_order_id.in_(ids[start:start + 1000]))).all())
+    return {order_id for order_id, updated in stored.items() if updated >= incoming[order_id]}
+
+
 def validate_step(engine: Engine, staging: Staging, extract_path: str, out_path: str, run_id: str,
-                  settings: OrderSettings) -> dict:
-    """Validate the run's orders plus everything still in quarantine; stage the valid ones, quarantine the rest."""
+                  settings: OrderSettings, reprocess_unchanged: bool = False) -> dict:
+    """Validate the run's changed orders plus everything still in quarantine; stage the valid ones, quarantine the
+    rest. Orders already loaded at this version are skipped unless `reprocess_unchanged`."""
     from .validate import KNOWN_MARKETPLACES, quarantine_key, validate_orders
 
-    batch = [o for page in staging.read_json_files(extract_path) for o in page["orders"]]
+    extracted = [o for page in staging.read_json_files(extract_path) for o in page["orders"]]
+    skip = set() if reprocess_unchanged else unchanged_orders(engine, extracted)
+    batch = [o for o in extracted if not (isinstance(o, dict) and o.get("orderId") in skip)]
     batch_keys = {quarantine_key(o) for o in batch}
     q = channel_amazon_quarantine.c
     with engine.connect() as conn:
@@ -77,8 +98,11 @@ def validate_step(engine: Engine, staging: Staging, extract_path: str, out_path:
                            {"orders": result.valid[start:start + VALID_FILE_ORDERS]})
     bad_in_batch = sum(1 for key in batch_keys if key in failed)
     share = bad_in_batch / len(batch) if batch else 0.0
-    summary = {"staging_path": out_path, "checked": len(batch), "reexamined_from_quarantine": len(reexamined),
-               "valid": len(result.valid), "quarantined": len(failed), "released_from_quarantine": len(released),
+    newly = set(failed) - {key for key, _ in waiting}
+    summary = {"staging_path": out_path, "extracted": len(extracted), "unchanged_skipped": len(extracted) - len(batch),
+               "checked": len(batch), "reexamined_from_quarantine": len(reexamined),
+               "valid": len(result.valid), "quarantined": len(failed), "new_in_quarantine": len(newly),
+               "released_from_quarantine": len(released),
                "bad_share": round(share, 4), "top_reasons": Counter(result.reasons).most_common(5)}
     log.info("validation: %s", summary)
     if share > settings.max_bad_share:
@@ -106,8 +130,9 @@ def load_customers_step(engine: Engine, staging: Staging, transformed_path: str,
     return load_customers(engine, staging.read_frame(transformed_path, "orders.parquet"), settings)
 
 
-def load_orders_step(engine: Engine, staging: Staging, transformed_path: str, settings: OrderSettings) -> dict:
+def load_orders_step(engine: Engine, staging: Staging, transformed_path: str, settings: OrderSettings,
+                     run: dict | None = None) -> dict:
     from .commerce.load import load_orders
 
     return load_orders(engine, staging.read_frame(transformed_path, "orders.parquet"),
-                       staging.read_frame(transformed_path, "items.parquet"), settings)
+                       staging.read_frame(transformed_path, "items.parquet"), settings, run)

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from .commerce.db import insert_missing
+from .commerce.notes import set_notes
 from .commerce.schema import (
     catalog_product,
     channel_amazon_order,
@@ -239,7 +240,7 @@ def _move_channel_status(conn) -> int:
 def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500.0,
                   max_attempts: int = MAX_ATTEMPTS) -> dict:
     """Send pending packages within the rate limit; record every outcome; stop at the time budget."""
-    p, c = channel_amazon_package.c, channel_amazon_order.c
+    p = channel_amazon_package.c
     started = time.monotonic()
     with engine.connect() as conn:
         queue = conn.execute(select(channel_amazon_package).where(p.state.in_(["pending", "sending"]))
@@ -263,8 +264,8 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
                 message = f"{err.code}: {err.amazon_message}"
                 _set_state(engine, package["id"], state="failed", last_error=message, amazon_request_id=err.request_id)
                 with engine.begin() as conn:
-                    conn.execute(update(channel_amazon_order).where(c.amazon_order_id == package["amazon_order_id"])
-                                 .values(note=f"Tracking {package['tracking_number']} rejected by Amazon: {message}"))
+                    set_notes(conn, {package["amazon_order_id"]:
+                                     f"Tracking {package['tracking_number']} rejected by Amazon: {message}"}, utcnow())
                 counts["failed"] += 1
                 rejected.append({"amazon_order_id": package["amazon_order_id"], "error": message,
                                  "request_id": err.request_id})

@@ -28,13 +28,16 @@ class Steps:
         self.staging.clear(self.path(run_id, "extract"))
         self.staging.write_json(self.path(run_id, "extract"), "page-00001.json", {"orders": orders})
 
-    def after_extract(self, run_id, settings=DEFAULT):
+    def after_extract(self, run_id, settings=DEFAULT, extracted=None):
+        """validate → transform → load; given extract's summary, the run is recorded for sync health as in the DAG."""
         check_settings(self.engine, settings)
         validated = validate_step(self.engine, self.staging, self.path(run_id, "extract"), self.path(run_id, "valid"),
                                   run_id, settings)
         transformed = transform_step(self.staging, validated["staging_path"], self.path(run_id, "transformed"))
         load_customers_step(self.engine, self.staging, transformed["staging_path"], settings)
-        loaded = load_orders_step(self.engine, self.staging, transformed["staging_path"], settings)
+        run = extracted and {"run_id": run_id, **{k: extracted[k] for k in ("window_start", "window_end", "api_calls",
+                                                                             "throttled")}}
+        loaded = load_orders_step(self.engine, self.staging, transformed["staging_path"], settings, run)
         return validated, loaded
 
 

@@ -203,3 +203,18 @@ def test_an_hour_without_orders_runs_cleanly(steps, client):
     validated, loaded = steps.after_extract("quiet")
     assert validated["checked"] == 0 and loaded["channel_orders_upserted"] == 0
     assert table_checksums(steps.engine) == before
+
+
+def test_orders_already_loaded_at_this_version_are_skipped_on_a_rerun(steps, client):
+    orders = amazon_orders(client)
+    steps.stage("first", orders)
+    first, _ = steps.after_extract("first")
+    assert first["unchanged_skipped"] == 0 and first["checked"] == len(orders)
+    before = table_checksums(steps.engine)
+    steps.stage("again", orders)
+    again, loaded = steps.after_extract("again")
+    stored = sum(1 for o in orders if o["orderId"] in channel_orders(steps.engine))
+    assert again["unchanged_skipped"] == stored and again["checked"] == len(orders) - stored
+    # Only FBA orders not shipped yet come back (they are never stored until Amazon ships them).
+    assert loaded["channel_orders_upserted"] == 0 and loaded["fba_orders_not_shipped_yet"] == len(orders) - stored
+    assert table_checksums(steps.engine) == before

@@ -17,12 +17,15 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..settings import OrderSettings
+from ..timeutil import parse_iso, utcnow
 from ..transform import NOT_SHARED, buyer_identity
 from .db import insert_missing, upsert
+from .notes import add_history, set_notes
 from .schema import (
     catalog_product,
     channel_amazon_order,
     channel_amazon_order_item,
+    channel_amazon_sync_run,
     customer_entity,
     inventory_reservation,
     sales_order,
@@ -86,22 +89,43 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
     return {"customers_considered": len(customers), "customers_created": created}
 
 
-def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> dict:
+def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings,
+                run: dict | None = None) -> dict:
+    """`run` ({run_id, window_start, window_end, api_calls, throttled}) records the run for the sync health view."""
+    seen = orders["marketplace_id"].value_counts()
     # FBA orders are not imported until Amazon ships them (workflow.md, FBA step 2); shipping updates their
     # last-updated time, so a later window brings them back.
     waiting_fba = orders["fulfillment_channel"].eq("AFN") & orders["status"].ne("Shipped")
     orders = orders[~waiting_fba]
     items = items[items["amazon_order_id"].isin(orders["amazon_order_id"])]
+    now = utcnow()
     with engine.begin() as conn:
         upserted = _upsert_channel(conn, orders, items, settings)
         _reserve_pending(conn, settings)
-        created, blocked = _create_commerce_orders(conn, settings)
-        canceled = _cancel_orders(conn)
+        created, blocked = _create_commerce_orders(conn, settings, now)
+        canceled = _cancel_orders(conn, now)
+        if run is not None:
+            _record_run(conn, run, seen, created, blocked, now)
     summary = {"channel_orders_upserted": upserted, "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
-               "commerce_orders_created": created,
-               "orders_blocked": blocked, "commerce_orders_canceled": canceled}
+               "commerce_orders_created": created.sum(),
+               "orders_blocked": blocked.sum(), "commerce_orders_canceled": canceled}
+    summary = {k: int(v) for k, v in summary.items()}
     log.info("load_orders: %s", summary)
     return summary
+
+
+def _record_run(conn: Connection, run: dict, seen: pd.Series, created: pd.Series, blocked: pd.Series,
+                now) -> None:
+    """One row per marketplace the channel knows, so a quiet hour still counts as a successful window."""
+    known = set(conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars()) | set(seen.index)
+    rows = [{"run_id": run["run_id"], "marketplace_id": mp, "window_start": parse_iso(run["window_start"]),
+             "window_end": parse_iso(run["window_end"]), "orders_seen": int(seen.get(mp, 0)),
+             "commerce_orders_created": int(created.get(mp, 0)), "orders_blocked": int(blocked.get(mp, 0)),
+             "api_calls": int(run.get("api_calls", 0)), "throttled": int(run.get("throttled", 0)),
+             "finished_at": now} for mp in sorted(known)]
+    upsert(conn, channel_amazon_sync_run, rows, ["run_id", "marketplace_id"],
+           ["window_start", "window_end", "orders_seen", "commerce_orders_created", "orders_blocked", "api_calls",
+            "throttled", "finished_at"])
 
 
 def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> int:
@@ -152,24 +176,24 @@ def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
                    ["ext_order_id", "sku", "event"])
 
 
-def _create_commerce_orders(conn: Connection, settings: OrderSettings) -> tuple[int, int]:
+def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> tuple[pd.Series, pd.Series]:
+    """Create what can be created; returns orders created and blocked, counted per marketplace."""
     o, i = channel_amazon_order.c, channel_amazon_order_item.c
     pending = _needs_commerce_order(conn, settings)
     candidates = pd.DataFrame(conn.execute(select(channel_amazon_order).where(pending)).mappings().all())
+    none = pd.Series(dtype=int)
     if candidates.empty:
-        return 0, 0
+        return none, none
     lines = pd.DataFrame(conn.execute(
         select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
         .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending)).mappings().all())
     blocks = _blocking_reasons(conn, candidates, lines, pending)
     ok = candidates[~candidates["amazon_order_id"].isin(blocks.index)].sort_values(["purchase_date", "amazon_order_id"])
 
-    for row in _records(blocks.rename("note").reset_index(), ["amazon_order_id", "note"]):
-        row["b_id"] = row.pop("amazon_order_id")
-        conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))
-                     .values(note=bindparam("note")), [row])
+    set_notes(conn, blocks.to_dict(), now)
+    blocked = candidates.loc[candidates["amazon_order_id"].isin(blocks.index), "marketplace_id"].value_counts()
     if ok.empty:
-        return 0, len(blocks)
+        return none, blocked
 
     mp_settings = {mp: settings.for_marketplace(mp) for mp in ok["marketplace_id"].unique()}
     websites = store_websites(conn)
@@ -228,7 +252,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings) -> tuple[
     conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id")).values(
         sales_order_id=bindparam("sales_order_id"), sales_order_increment_id=bindparam("inc"), note=bindparam("note")),
         links)
-    return len(ok), len(blocks)
+    add_history(conn, {link["b_id"]: link["note"] for link in links}, now)
+    return ok["marketplace_id"].value_counts(), blocked
 
 
 def _lookup(conn: Connection, key_column, value_column, keys: list) -> dict:
@@ -306,7 +331,7 @@ def _customer_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict, website
     return ids
 
 
-def _cancel_orders(conn: Connection) -> int:
+def _cancel_orders(conn: Connection, now) -> int:
     """Amazon canceled before shipment: cancel the Commerce order and release every reservation it held."""
     o, so, r = channel_amazon_order.c, sales_order.c, inventory_reservation.c
     to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id).join(
@@ -316,9 +341,9 @@ def _cancel_orders(conn: Connection) -> int:
         conn.execute(update(sales_order).where(so.entity_id == bindparam("b_id")).values(
             state="canceled", status="canceled", updated_at=bindparam("b_updated")),
             [{"b_id": e, "b_updated": t} for e, t, _ in to_cancel])
-        conn.execute(update(channel_amazon_order).where(o.sales_order_id == bindparam("b_id")).values(
-            note=bindparam("note")), [{"b_id": e, "note": f"Canceled by Amazon; Commerce order #{n} canceled"}
-                                      for e, _, n in to_cancel])
+        canceled = dict(conn.execute(select(o.sales_order_id, o.amazon_order_id)
+                                     .where(o.sales_order_id.in_([e for e, _, _ in to_cancel]))).all())
+        set_notes(conn, {canceled[e]: f"Canceled by Amazon; Commerce order #{n} canceled" for e, _, n in to_cancel}, now)
     held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
         channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
         .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()

@@ -179,7 +179,15 @@ channel_amazon_order = Table(
     Column("sales_order_increment_id", String(64)),
     Column("note", String(1024)),
     Column("amazon_package_refs", String(1024)),  # packageReferenceIds Amazon lists for the order
-    Index("ix_channel_order_status", "status", "sales_order_id"), **TABLE_OPTIONS)
+    Index("ix_channel_order_status", "status", "sales_order_id"),
+    Index("ix_channel_order_purchase", "purchase_date"),  # the Orders view's default sort
+    **TABLE_OPTIONS)
+
+channel_amazon_order_note = Table(  # every note an order has had, for the Orders view's history
+    "channel_amazon_order_note", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("amazon_order_id", String(32), nullable=False), Column("noted_at", UtcDateTime, nullable=False),
+    Column("note", String(1024), nullable=False),
+    Index("ix_order_note_order", "amazon_order_id"), **TABLE_OPTIONS)
 
 channel_amazon_order_item = Table(
     "channel_amazon_order_item", metadata, _id("id"),
@@ -215,6 +223,20 @@ channel_amazon_package = Table(
     UniqueConstraint("shipment_id", "track_id", name="uq_package_shipment_track"),
     UniqueConstraint("amazon_order_id", "package_reference_id", name="uq_package_reference"),
     Index("ix_package_state", "state"), **TABLE_OPTIONS)
+
+channel_amazon_sync_run = Table(  # one row per (DAG run, marketplace): the Orders view's sync health
+    "channel_amazon_sync_run", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(255), nullable=False), Column("marketplace_id", String(32), nullable=False),
+    Column("window_start", UtcDateTime, nullable=False), Column("window_end", UtcDateTime, nullable=False),
+    Column("orders_seen", Integer, nullable=False), Column("commerce_orders_created", Integer, nullable=False),
+    Column("orders_blocked", Integer, nullable=False),
+    Column("api_calls", Integer, nullable=False), Column("throttled", Integer, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    UniqueConstraint("run_id", "marketplace_id", name="uq_sync_run_marketplace"),
+    Index("ix_sync_run_window", "marketplace_id", "window_end"), **TABLE_OPTIONS)
+
+# Tables that record what each run did: they grow with every run by design.
+RUN_LOG_TABLES = ("channel_amazon_sync_run",)
 
 DEFAULT_STORES = [{"store_id": 1, "website_id": 1, "code": "default", "name": "Default Store View"}]
 

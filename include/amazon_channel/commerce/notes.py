@@ -1,0 +1,36 @@
+"""An order's latest note (the Orders grid) and its history (the order detail), kept in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from .schema import channel_amazon_order, channel_amazon_order_note
+
+IN_CHUNK = 1000
+
+
+def set_notes(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
+    """Set each order's latest note; a history row is added only when the note changed, so re-runs add none."""
+    o = channel_amazon_order.c
+    ids = list(notes)
+    current: dict[str, str | None] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        current.update(conn.execute(select(o.amazon_order_id, o.note)
+                                    .where(o.amazon_order_id.in_(ids[start:start + IN_CHUNK]))).all())
+    changed = {order: note[:1024] for order, note in notes.items() if order in current and current[order] != note[:1024]}
+    if changed:
+        conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))
+                     .values(note=bindparam("b_note")), [{"b_id": k, "b_note": v} for k, v in changed.items()])
+        add_history(conn, changed, at)
+    return len(changed)
+
+
+def add_history(conn: Connection, notes: Mapping[str, str], at: datetime) -> None:
+    """History rows for notes the caller has already written to channel_amazon_order.note."""
+    if notes:
+        conn.execute(insert(channel_amazon_order_note),
+                     [{"amazon_order_id": k, "noted_at": at, "note": v[:1024]} for k, v in notes.items()])

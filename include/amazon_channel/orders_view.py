@@ -1,0 +1,212 @@
+"""What the Amazon Orders view shows, as queries over the Commerce DB (no Airflow, no web framework).
+
+The grid follows the Commerce extension's Orders tab: orders still Pending at Amazon are not listed (workflow.md,
+step 1); they appear once Unshipped. Paging and sorting happen in the database, so a page costs the same with
+100,000 orders as with 100.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy.engine import Connection
+
+from .commerce.load import MERCHANT_ORDER_STATUSES, PENDING_STATUSES
+from .commerce.schema import (
+    channel_amazon_order,
+    channel_amazon_order_item,
+    channel_amazon_order_note,
+    channel_amazon_package,
+    channel_amazon_quarantine,
+    channel_amazon_sync_run,
+    sales_order,
+    sales_shipment,
+    sales_shipment_track,
+)
+from .timeutil import utcnow
+
+GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", "buyer_name", "grand_total",
+                "currency", "sales_order_increment_id", "sales_order_id", "fulfillment_channel", "items_unshipped",
+                "latest_ship_date", "note"]
+SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
+            "fulfillment_channel", "items_unshipped", "latest_ship_date")
+PAGE_SIZES = (25, 50, 100, 200)
+MARKETPLACE_NAMES = {"ATVPDKIKX0DER": "Amazon.com", "A2EUQ1WTGCTBG2": "Amazon.ca", "A1AM78C64UM0Y8": "Amazon.com.mx",
+                     "A1F83G8C2ARO7P": "Amazon.co.uk", "A1PA6795UKMFR9": "Amazon.de", "A13V1IB3VIYZZH": "Amazon.fr",
+                     "APJ6JRA9NG5V4": "Amazon.it", "A1RKKUPIHCS9HS": "Amazon.es", "A1VC38T7YXB528": "Amazon.co.jp"}
+PUSH_BACKLOG_STATES = ("pending", "sending")
+PUSH_FAILED_STATES = ("failed", "given_up")
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    purchased_from: date | None = None  # whole UTC days, both ends included
+    purchased_to: date | None = None
+    order_number: str | None = None  # part of the Amazon or the Commerce order number
+    buyer_name: str | None = None  # part of the name, any case
+    total_min: Decimal | None = None
+    total_max: Decimal | None = None
+    status: str | None = None
+    marketplace_id: str | None = None
+
+
+def _money(column, conn: Connection):
+    """Money is exact text on SQLite; compare and sort it as a number there."""
+    return cast(column, Float) if conn.dialect.name == "sqlite" else column
+
+
+def _conditions(f: OrderFilter, conn: Connection) -> list:
+    o = channel_amazon_order.c
+    where = [o.status.not_in(PENDING_STATUSES)]
+    if f.purchased_from:
+        where.append(o.purchase_date >= datetime.combine(f.purchased_from, time(), tzinfo=UTC))
+    if f.purchased_to:
+        where.append(o.purchase_date < datetime.combine(f.purchased_to + timedelta(days=1), time(), tzinfo=UTC))
+    if f.order_number:
+        number = f.order_number.strip()
+        where.append(o.amazon_order_id.contains(number, autoescape=True)
+                     | o.sales_order_increment_id.contains(number, autoescape=True))
+    if f.buyer_name:
+        where.append(func.lower(o.buyer_name).contains(f.buyer_name.strip().lower(), autoescape=True))
+    sqlite = conn.dialect.name == "sqlite"
+    if f.total_min is not None:
+        where.append(_money(o.grand_total, conn) >= (float(f.total_min) if sqlite else f.total_min))
+    if f.total_max is not None:
+        where.append(_money(o.grand_total, conn) <= (float(f.total_max) if sqlite else f.total_max))
+    if f.status:
+        where.append(o.status == f.status)
+    if f.marketplace_id:
+        where.append(o.marketplace_id == f.marketplace_id)
+    return where
+
+
+def list_orders(conn: Connection, f: OrderFilter = OrderFilter(), sort: str = "purchase_date",
+                descending: bool = True, page: int = 1, page_size: int = 50) -> dict:
+    """One page of the grid and the number of matching orders."""
+    if sort not in SORTABLE:
+        raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORTABLE)}")
+    page_size = page_size if page_size in PAGE_SIZES else 50
+    o = channel_amazon_order.c
+    where = and_(*_conditions(f, conn))
+    total = conn.execute(select(func.count()).select_from(channel_amazon_order).where(where)).scalar_one()
+    key = _money(o.grand_total, conn) if sort == "grand_total" else o[sort]
+    order_by = [key.desc() if descending else key.asc(), o.amazon_order_id.desc() if descending else o.amazon_order_id]
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    rows = conn.execute(select(*(o[c] for c in GRID_COLUMNS)).where(where).order_by(*order_by)
+                        .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+    return {"rows": [dict(r) for r in rows], "total": total, "page": page, "pages": pages, "page_size": page_size}
+
+
+def filter_choices(conn: Connection) -> dict:
+    o = channel_amazon_order.c
+    return {"statuses": [s for s in conn.execute(select(o.status).distinct().order_by(o.status)).scalars()
+                         if s not in PENDING_STATUSES],
+            "marketplaces": list(conn.execute(select(o.marketplace_id).distinct().order_by(o.marketplace_id)).scalars())}
+
+
+def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
+    """Everything an operator needs about one order: items, address, Commerce order, shipments, notes."""
+    o = channel_amazon_order.c
+    order = conn.execute(select(channel_amazon_order).where(o.amazon_order_id == amazon_order_id)).mappings().first()
+    if order is None:
+        return None
+    i, n, p, q = (channel_amazon_order_item.c, channel_amazon_order_note.c, channel_amazon_package.c,
+                  channel_amazon_quarantine.c)
+    items = conn.execute(select(channel_amazon_order_item).where(i.amazon_order_id == amazon_order_id)
+                         .order_by(i.order_item_id)).mappings().all()
+    notes = conn.execute(select(n.noted_at, n.note).where(n.amazon_order_id == amazon_order_id)
+                         .order_by(n.id.desc())).mappings().all()
+    packages = conn.execute(select(channel_amazon_package).where(p.amazon_order_id == amazon_order_id)
+                            .order_by(p.id)).mappings().all()
+    quarantined = conn.execute(select(q.reasons, q.first_seen_run, q.last_seen_run, q.resolved, q.resolution)
+                               .where(q.amazon_order_id == amazon_order_id)).mappings().all()
+    commerce, shipments = None, []
+    if order["sales_order_id"] is not None:
+        so, sh, tr = sales_order.c, sales_shipment.c, sales_shipment_track.c
+        commerce = conn.execute(select(so.entity_id, so.increment_id, so.state, so.status, so.grand_total,
+                                       so.order_currency_code, so.customer_id, so.customer_is_guest)
+                                .where(so.entity_id == order["sales_order_id"])).mappings().first()
+        tracks = defaultdict(list)
+        for track in conn.execute(select(sales_shipment_track).where(tr.order_id == order["sales_order_id"])
+                                  .order_by(tr.entity_id)).mappings():
+            tracks[track["parent_id"]].append(dict(track))
+        shipments = [{**dict(s), "tracks": tracks[s["entity_id"]]} for s in conn.execute(
+            select(sales_shipment).where(sh.order_id == order["sales_order_id"]).order_by(sh.entity_id)).mappings()]
+    return {"order": dict(order), "items": [dict(r) for r in items], "notes": [dict(r) for r in notes],
+            "packages": [{**dict(r), "items": json.loads(r["items"])} for r in packages],
+            "quarantine": [{**dict(r), "reasons": json.loads(r["reasons"])} for r in quarantined],
+            "commerce_order": dict(commerce) if commerce else None, "shipments": shipments}
+
+
+def quarantined_rows(conn: Connection, include_resolved: bool = False, limit: int = 500) -> list[dict]:
+    """Rows that failed validation, with their reasons; re-checked by every run until they pass."""
+    q = channel_amazon_quarantine.c
+    query = select(q.id, q.amazon_order_id, q.reasons, q.first_seen_run, q.last_seen_run, q.resolved, q.resolution)
+    if not include_resolved:
+        query = query.where(q.resolved.is_(False))
+    rows = conn.execute(query.order_by(q.id.desc()).limit(limit)).mappings().all()
+    return [{**dict(r), "reasons": json.loads(r["reasons"])} for r in rows]
+
+
+def blocked_orders(conn: Connection, limit: int = 500) -> list[dict]:
+    """Orders that should be Commerce orders but are not yet, with the reason the last run gave."""
+    o = channel_amazon_order.c
+    due = ((o.fulfillment_channel == "MFN") & o.status.in_(MERCHANT_ORDER_STATUSES)) | (
+        (o.fulfillment_channel == "AFN") & (o.status == "Shipped"))
+    rows = conn.execute(select(o.amazon_order_id, o.marketplace_id, o.status, o.fulfillment_channel,
+                               o.purchase_date, o.latest_ship_date, o.note)
+                        .where(o.sales_order_id.is_(None), o.note.is_not(None), due)
+                        .order_by(o.latest_ship_date, o.amazon_order_id).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def sync_health(conn: Connection, now: datetime | None = None, recent_runs: int = 24) -> list[dict]:
+    """Per marketplace: last successful window, lag, recent runs (for the chart), push backlog and failures."""
+    now = now or utcnow()
+    r, p = channel_amazon_sync_run.c, channel_amazon_package.c
+    cutoff = conn.execute(select(r.window_end).distinct().order_by(r.window_end.desc())
+                          .limit(1).offset(recent_runs * 4)).scalar()  # bounds the scan; every marketplace has a row
+    runs_query = select(channel_amazon_sync_run)
+    if cutoff is not None:
+        runs_query = runs_query.where(r.window_end > cutoff)
+    runs = defaultdict(list)
+    for row in conn.execute(runs_query.order_by(r.window_end.desc(), r.id.desc())).mappings():
+        if len(runs[row["marketplace_id"]]) < recent_runs:
+            runs[row["marketplace_id"]].append(dict(row))
+    packages = defaultdict(dict)
+    for marketplace, state, count in conn.execute(select(p.marketplace_id, p.state, func.count())
+                                                  .group_by(p.marketplace_id, p.state)):
+        packages[marketplace][state] = count
+    o = channel_amazon_order.c
+    pending = dict(conn.execute(select(o.marketplace_id, func.count()).where(o.status.in_(PENDING_STATUSES))
+                                .group_by(o.marketplace_id)).all())
+    health = []
+    for marketplace in sorted(set(runs) | set(packages)):
+        recent = runs.get(marketplace, [])
+        last = recent[0] if recent else None
+        states = packages.get(marketplace, {})
+        health.append({
+            "marketplace_id": marketplace,
+            "last_window_start": last and last["window_start"], "last_window_end": last and last["window_end"],
+            "last_run_id": last and last["run_id"],
+            "lag_minutes": last and round((now - last["window_end"]).total_seconds() / 60),
+            "recent_runs": list(reversed(recent)),  # oldest first, for the chart
+            "created_recent": sum(x["commerce_orders_created"] for x in recent),
+            "throttled_recent": sum(x["throttled"] for x in recent),
+            "pending_at_amazon": pending.get(marketplace, 0),
+            "push_backlog": sum(states.get(s, 0) for s in PUSH_BACKLOG_STATES),
+            "push_failed": sum(states.get(s, 0) for s in PUSH_FAILED_STATES),
+            "push_confirmed": states.get("confirmed", 0) + states.get("sent", 0)})
+    return health
+
+
+def quarantine_count(conn: Connection) -> int:
+    q = channel_amazon_quarantine.c
+    return conn.execute(select(func.count()).select_from(channel_amazon_quarantine)
+                        .where(q.resolved.is_(False))).scalar_one()

@@ -1,0 +1,67 @@
+"""Failure and data-quality alerts reach a local receiver through Airflow's notifier mechanism, without buyer data."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from tests.conftest import run_sync, set_order_settings
+
+pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
+W1 = datetime(2026, 3, 9, 3, tzinfo=UTC)
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    """A local webhook receiver, set as the `amazon_channel_alerts` connection."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AIRFLOW_CONN_AMAZON_CHANNEL_ALERTS", json.dumps(
+        {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_port}/hooks/ops"}))
+    yield received
+    server.shutdown()
+
+
+@pytest.mark.parametrize("commerce_url", ["sqlite"], indirect=True)
+def test_a_failed_run_sends_one_failure_alert(pipeline_env, receiver, emulator):
+    set_order_settings(pipeline_env, {"default": {"customer_mode": "sometimes"}})
+    assert run_sync(W1).state == "failed"
+    assert len(receiver) == 1, receiver  # the failed task alerts; the watcher that mirrors it does not
+    alert = receiver[0]["alert"]
+    assert alert["kind"] == "failure" and alert["task_id"] == "check_settings"
+    assert alert["dag_id"] == "amazon_orders_sync" and "customer_mode" in alert["error"]
+    assert receiver[0]["text"].startswith("[Amazon channel] failure: amazon_orders_sync / check_settings")
+
+
+@pytest.mark.parametrize("commerce_url", ["sqlite"], indirect=True)
+def test_a_good_run_sends_nothing(pipeline_env, receiver, emulator):
+    assert run_sync(W1).state == "success"
+    assert receiver == []
+
+
+def test_data_quality_alert_carries_counts_and_reasons_only(receiver):
+    from amazon_channel_alerts import ChannelAlert, redact
+
+    detail = {"checked": 120, "quarantined": 2, "new_in_quarantine": 2, "bad_share": 0.0167,
+              "top_reasons": [["orderTotal.amount: expect_column_values_to_match_regex", 2]]}
+    ChannelAlert("data_quality", detail)({"run_id": "scheduled__2026-03-09T03:00:00+00:00",
+                                          "exception": ValueError("buyer jane.doe@example.com broke it")})
+    alert = receiver[0]["alert"]
+    assert alert["kind"] == "data_quality" and alert["new_in_quarantine"] == 2 and alert["top_reasons"]
+    assert "jane.doe@example.com" not in json.dumps(receiver) and "<email>" in alert["error"]
+    assert redact("mail x.y+z@marketplace.amazon.de now") == "mail <email> now"

@@ -1,0 +1,186 @@
+"""The Amazon Orders view on a real Airflow api-server: behind Airflow's login, and driven in headless Chromium.
+
+The browser is Debian's `chromium`, driven by Playwright's Python client with `executable_path` (it never
+downloads a browser of its own). Screenshots go to build/screenshots/ (AMAZON_CHANNEL_SCREENSHOTS overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a root user on a machine without a screen or outside network (no background calls to Google).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(os.environ.get("AMAZON_CHANNEL_SCREENSHOTS", ROOT / "build" / "screenshots"))
+USER, PASSWORD = "ops", "ui-test-password"
+
+
+class UiServer:
+    def __init__(self, base_url: str, data: dict, engine):
+        self.base_url, self.data, self.engine = base_url, data, engine
+
+    def token(self) -> str:
+        response = requests.post(f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD},
+                                 timeout=30)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def ui(emulator_process, airflow_db, tmp_path_factory):
+    """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled."""
+    from amazon_channel.commerce.db import commerce_engine
+    from amazon_channel.commerce.demo import seed_catalog
+    from amazon_channel.spapi import SpApiClient, SpApiConfig
+    from amazon_channel.staging import Staging
+    from tests.integration.pipeline_steps import Steps
+    from tests.integration.ui_data import populate
+
+    emulator_process.reset()
+    folder = tmp_path_factory.mktemp("ui")
+    url = f"sqlite:///{folder}/commerce.db"
+    engine = commerce_engine(url)
+    seed_catalog(engine)
+    cfg = emulator_process.get("config")
+    client = SpApiClient(SpApiConfig.from_connection(cfg["client_id"], cfg["client_secret"],
+                                                     emulator_process.connection_extra()))
+    data = populate(Steps(engine, Staging(f"file://{folder}/staging"), client), emulator_process)
+
+    (folder / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    port = free_port()
+    env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+           "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(folder / "passwords.json"),
+           "AIRFLOW_CONN_COMMERCE_DB": json.dumps({"conn_type": "generic", "extra": {"url": url}})}
+    log = open(folder / "api-server.log", "w")  # noqa: SIM115 (closed below)
+    airflow = Path(sys.executable).with_name("airflow")
+    proc = subprocess.Popen([str(airflow), "api-server", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if requests.get(f"{base}/api/v2/monitor/health", timeout=5).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"api-server did not start: {(folder / 'api-server.log').read_text()[-3000:]}")
+        time.sleep(1)
+    yield UiServer(base, data, engine)
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    engine.dispose()
+    emulator_process.reset()
+
+
+def test_the_view_is_behind_airflows_login(ui):
+    order = ui.data["shipped"]
+    for path in ("/amazon-orders/", "/amazon-orders/api/orders", f"/amazon-orders/orders/{order}",
+                 "/amazon-orders/health", "/amazon-orders/problems"):
+        anonymous = requests.get(ui.base_url + path, timeout=30)
+        assert anonymous.status_code == 401, path
+        assert order not in anonymous.text
+        forged = requests.get(ui.base_url + path, headers={"Authorization": "Bearer not-a-token"}, timeout=30)
+        assert forged.status_code in (401, 403) and order not in forged.text
+
+    headers = {"Authorization": f"Bearer {ui.token()}"}
+    grid = requests.get(f"{ui.base_url}/amazon-orders/api/orders", params={"order_number": order},
+                        headers=headers, timeout=30)
+    assert grid.status_code == 200 and [r["amazon_order_id"] for r in grid.json()["rows"]] == [order]
+    bad = requests.get(f"{ui.base_url}/amazon-orders/", params={"total_min": "ten"}, headers=headers, timeout=30)
+    assert bad.status_code == 400 and "total_min must be a number" in bad.text
+
+    plugins = requests.get(f"{ui.base_url}/api/v2/plugins", headers=headers, timeout=30).json()["plugins"]
+    views = [v for p in plugins for v in p["external_views"]]
+    assert {"name": "Amazon Orders", "href": "/amazon-orders/", "url_route": "amazon-orders"}.items() <= views[0].items()
+
+
+def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: CI installs Debian's chromium package (.ci/run)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.set_default_timeout(30_000)
+
+        page.goto(f"{ui.base_url}/amazon-orders/")  # no session yet: no order data
+        assert ui.data["shipped"] not in page.content()
+
+        page.goto(f"{ui.base_url}/auth/login")
+        page.get_by_label("Username").fill(USER)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{ui.base_url}/")
+        page.locator("a[href='/plugin/amazon-orders']").click()  # the navigation entry the plugin adds
+        page.wait_for_url("**/plugin/amazon-orders")
+        view = page.frame_locator("iframe")
+        expect(view.locator("#orders tbody tr").first).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "01-orders-grid.png")
+
+        rows = view.locator("#orders tbody tr")
+        statuses = rows.locator("td.status").all_inner_texts()
+        assert statuses and not {"Pending", "PendingAvailability"} & {s.strip() for s in statuses}
+        for row in rows.all():
+            status, commerce, note = (row.locator("td").nth(n).inner_text().strip() for n in (2, 5, 9))
+            if status in ("Unshipped", "PartiallyShipped", "Shipped") and "Cannot create order" not in note:
+                assert commerce, f"a {status} order without its Commerce order number"
+
+        view.locator("select[name=status]").select_option("Unshipped")
+        view.locator("input[name=total_min]").fill("50")
+        view.locator("#apply-filters").click()
+        frame = next(f for f in page.frames if f != page.main_frame and "/amazon-orders/" in f.url)
+        frame.wait_for_url("**status=Unshipped**")
+        expect(view.locator("#order-count")).to_contain_text("orders")
+        filtered = view.locator("#orders tbody td.status").all_inner_texts()
+        assert filtered and {s.strip() for s in filtered} == {"Unshipped"}
+        page.screenshot(path=SCREENSHOTS / "02-filtered.png")
+
+        first = view.locator("a.order-link").first
+        order_id = first.inner_text()
+        first.click()
+        expect(view.locator("#order-title")).to_contain_text(order_id)
+        expect(view.locator("#items tbody tr").first).to_be_visible()
+        expect(view.locator("#commerce-order")).to_contain_text("#")
+        page.screenshot(path=SCREENSHOTS / "03-order-detail.png", full_page=True)
+
+        # The rejected package, with Amazon's message, and the order's note history.
+        frame.goto(f"{ui.base_url}/amazon-orders/orders/{ui.data['rejected']}")
+        expect(view.locator("#packages")).to_contain_text("failed")
+        expect(view.locator("#packages")).to_contain_text("tracking number is invalid")
+        expect(view.locator("#notes")).to_contain_text("rejected by Amazon")
+        page.screenshot(path=SCREENSHOTS / "04-rejected-package.png", full_page=True)
+
+        view.get_by_role("link", name="Quarantine & blocked").click()
+        expect(view.locator("#blocked")).to_contain_text("is disabled")
+        page.screenshot(path=SCREENSHOTS / "05-blocked.png")
+        view.get_by_role("link", name="Sync health").click()
+        expect(view.locator("#health svg.chart").first).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "06-sync-health.png")
+        browser.close()
+    assert len(list(SCREENSHOTS.glob("0*.png"))) >= 6
