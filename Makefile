@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EMULATOR_PORT ?= 8900
 export EMULATOR_PORT
 
-.PHONY: install run test unit lint emulator lock ddl clean
+.PHONY: install run test unit lint emulator lock ddl bench clean
 
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: install  ## ruff, including Airflow 3 (AIR3) rules
 
 emulator: install  ## the SP-API emulator alone, in the foreground
 	$(BIN)/python -m amazon_channel.emulator --port $(EMULATOR_PORT)
+
+bench: install  ## benchmarks (not part of test): writes tests/benchmarks/results.md and results.png
+	$(BIN)/python -m tests.benchmarks
 
 lock: install  ## re-pin requirements.lock to what is installed (after a tested upgrade)
 	$(BIN)/pip freeze --exclude-editable | grep -v '^amazon-channel' > requirements.lock

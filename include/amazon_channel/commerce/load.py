@@ -57,6 +57,18 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
 
 
+def _in_chunks(frame: pd.DataFrame, columns: list[str], size: int = 10_000) -> Iterable[list[dict]]:
+    """Row dicts a slice at a time: a 100,000-order load never holds them all (peak memory stays flat)."""
+    for start in range(0, len(frame), size):
+        yield _records(frame.iloc[start:start + size], columns)
+
+
+def _frame(conn: Connection, query) -> pd.DataFrame:
+    """A query's rows as a frame, from plain tuples (row mappings cost several times the memory)."""
+    result = conn.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
 def _chunked(values: list, size: int = IN_CHUNK) -> Iterable[list]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -84,7 +96,8 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
                                   "firstname": eligible["firstname"], "lastname": eligible["lastname"],
                                   "created_at": eligible["purchase_date"]})
         before = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one()
-        insert_missing(conn, customer_entity, _records(customers, list(customers.columns)), ["email", "website_id"])
+        for rows in _in_chunks(customers, list(customers.columns)):
+            insert_missing(conn, customer_entity, rows, ["email", "website_id"])
         created = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one() - before
     return {"customers_considered": len(customers), "customers_created": created}
 
@@ -131,18 +144,18 @@ def _record_run(conn: Connection, run: dict, seen: pd.Series, created: pd.Series
 def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> int:
     frame = orders.assign(store_id=_store_ids(orders, settings), subtotal=orders["subtotal_e4"],
                           grand_total=orders["grand_total_e4"])
-    rows = _records(frame, ORDER_COLUMNS)
-    for row in rows:
-        row["subtotal"], row["grand_total"] = _money(row["subtotal"]), _money(row["grand_total"])
     keep = ["sales_order_id", "sales_order_increment_id", "note", "amazon_order_id"]
-    upsert(conn, channel_amazon_order, rows, ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep],
-           newer="last_updated")
-    item_rows = _records(items.assign(unit_price=items["unit_price_e4"]), ITEM_COLUMNS)
-    for row in item_rows:
-        row["unit_price"] = _money(row["unit_price"])
-    upsert(conn, channel_amazon_order_item, item_rows, ["amazon_order_id", "order_item_id"],
-           [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated")
-    return len(rows)
+    for rows in _in_chunks(frame, ORDER_COLUMNS):
+        for row in rows:
+            row["subtotal"], row["grand_total"] = _money(row["subtotal"]), _money(row["grand_total"])
+        upsert(conn, channel_amazon_order, rows, ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep],
+               newer="last_updated")
+    for rows in _in_chunks(items.assign(unit_price=items["unit_price_e4"]), ITEM_COLUMNS):
+        for row in rows:
+            row["unit_price"] = _money(row["unit_price"])
+        upsert(conn, channel_amazon_order_item, rows, ["amazon_order_id", "order_item_id"],
+               [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated")
+    return len(frame)
 
 
 def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
@@ -176,17 +189,17 @@ def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
                    ["ext_order_id", "sku", "event"])
 
 
+
 def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> tuple[pd.Series, pd.Series]:
     """Create what can be created; returns orders created and blocked, counted per marketplace."""
     o, i = channel_amazon_order.c, channel_amazon_order_item.c
     pending = _needs_commerce_order(conn, settings)
-    candidates = pd.DataFrame(conn.execute(select(channel_amazon_order).where(pending)).mappings().all())
+    candidates = _frame(conn, select(channel_amazon_order).where(pending))
     none = pd.Series(dtype=int)
     if candidates.empty:
         return none, none
-    lines = pd.DataFrame(conn.execute(
-        select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
-        .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending)).mappings().all())
+    lines = _frame(conn, select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
+                   .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending))
     blocks = _blocking_reasons(conn, candidates, lines, pending)
     ok = candidates[~candidates["amazon_order_id"].isin(blocks.index)].sort_values(["purchase_date", "amazon_order_id"])
 
@@ -215,7 +228,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
         "ext_order_id": ok["amazon_order_id"], "send_email": False,
         "created_at": ok["purchase_date"], "updated_at": ok["last_updated"]})
     sales["shipping_amount"] = [max(g - s, Decimal(0)) for g, s in zip(sales["grand_total"], sales["subtotal"], strict=True)]
-    insert_missing(conn, sales_order, _records(sales, list(sales.columns)), ["ext_order_id"])
+    for rows in _in_chunks(sales, list(sales.columns)):
+        insert_missing(conn, sales_order, rows, ["ext_order_id"])
 
     entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
     products = _lookup(conn, catalog_product.c.sku, catalog_product.c.entity_id, list(order_lines["sku"].unique()))
@@ -226,7 +240,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
         "price": order_lines["unit_price"],
         "row_total": [p * q for p, q in zip(order_lines["unit_price"], order_lines["qty_ordered"], strict=True)],
         "gift_message": order_lines["gift_message"]})
-    insert_missing(conn, sales_order_item, _records(item_rows, list(item_rows.columns)), ["order_id", "ext_order_item_id"])
+    for rows in _in_chunks(item_rows, list(item_rows.columns)):
+        insert_missing(conn, sales_order_item, rows, ["order_id", "ext_order_item_id"])
 
     fba = ok["fulfillment_channel"].eq("AFN") | ok["ship_street"].isna()
     address = pd.DataFrame({
@@ -236,7 +251,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
         "country_id": ok["ship_country"], "telephone": ok["ship_phone"].fillna(NOT_SHARED),
         "email": email, "is_placeholder": fba})
     both = pd.concat([address.assign(address_type="shipping"), address.assign(address_type="billing")])
-    insert_missing(conn, sales_order_address, _records(both, list(both.columns)), ["parent_id", "address_type"])
+    for rows in _in_chunks(both, list(both.columns)):
+        insert_missing(conn, sales_order_address, rows, ["parent_id", "address_type"])
 
     # Merchant orders reserve stock; FBA orders never touch Commerce stock.
     merchant_lines = order_lines[order_lines["fulfillment_channel"].eq("MFN")]
@@ -244,8 +260,8 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
     merchant_lines = merchant_lines[merchant_lines["sku"].map(managed).fillna(False).astype(bool)]
     reservations = pd.DataFrame({"sku": merchant_lines["sku"], "quantity": -merchant_lines["qty_ordered"],
                                  "ext_order_id": merchant_lines["amazon_order_id"], "event": "order_placed"})
-    insert_missing(conn, inventory_reservation, _records(reservations, list(reservations.columns)),
-                   ["ext_order_id", "sku", "event"])
+    for rows in _in_chunks(reservations, list(reservations.columns)):
+        insert_missing(conn, inventory_reservation, rows, ["ext_order_id", "sku", "event"])
 
     links = [{"b_id": oid, "sales_order_id": int(entity[oid]), "inc": inc, "note": f"Commerce order #{inc} created"}
              for oid, inc in zip(ok["amazon_order_id"], ok["increment_id"], strict=True)]
