@@ -16,10 +16,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "tests" / "spapi_models"  # Amazon's official models (Apache-2.0), see its README
-# A fixed emulator clock makes windows and ground truth repeatable.
+# A fixed, stopped emulator clock makes windows and ground truth repeatable: nothing changes at "Amazon" between a
+# run and the test's look at the ground truth unless the test advances the clock.
 EMULATOR_CLOCK = "2026-03-10T12:00:00Z"
 EMULATOR_ARGS = ["--seed", "7", "--orders", "6000", "--history-days", "10", "--future-days", "2",
-                 "--clock-start", EMULATOR_CLOCK, "--rate-scale", "2000"]
+                 "--clock-start", EMULATOR_CLOCK, "--clock-speed", "0", "--rate-scale", "2000"]
 
 # Airflow reads its configuration at import time: point it at a throw-away home before any test imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-"))

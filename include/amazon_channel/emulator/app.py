@@ -43,6 +43,7 @@ class EmulatorConfig:
     history_days: float = 7.0  # orders created before the clock start
     future_days: float = 2.0  # orders still to arrive as the clock moves on
     clock_start: str | None = None  # ISO time the emulator clock starts at; None = real now
+    clock_speed: float = 1.0  # emulator seconds per real second; 0 = stopped, moved only by /_emulator/clock/advance
     rate_scale: float = 1.0  # >1 speeds Amazon's refill rates up (tests, benchmarks)
     access_token_ttl: int = 3600
     page_token_ttl: int = 86400
@@ -88,7 +89,8 @@ class Emulator:
         self.rng = random.Random(self.config.seed)
 
     def now(self) -> int:
-        return int(self.clock_start + (time.monotonic() - self._real_start) + self.clock_offset)
+        return int(self.clock_start + (time.monotonic() - self._real_start) * self.config.clock_speed
+                   + self.clock_offset)
 
     def update_config(self, changes: dict) -> None:
         unknown = set(changes) - set(EmulatorConfig.RUNTIME)
