@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import Float, and_, cast, func, select
 from sqlalchemy.engine import Connection
 
-from .commerce.load import MERCHANT_ORDER_STATUSES, PENDING_STATUSES
+from .commerce.load import PENDING_STATUSES, due_for_commerce_order
 from .commerce.schema import (
     channel_amazon_order,
     channel_amazon_order_item,
@@ -157,11 +157,9 @@ def quarantined_rows(conn: Connection, include_resolved: bool = False, limit: in
 def blocked_orders(conn: Connection, limit: int = 500) -> list[dict]:
     """Orders that should be Commerce orders but are not yet, with the reason the last run gave."""
     o = channel_amazon_order.c
-    due = ((o.fulfillment_channel == "MFN") & o.status.in_(MERCHANT_ORDER_STATUSES)) | (
-        (o.fulfillment_channel == "AFN") & (o.status == "Shipped"))
     rows = conn.execute(select(o.amazon_order_id, o.marketplace_id, o.status, o.fulfillment_channel,
                                o.purchase_date, o.latest_ship_date, o.note)
-                        .where(o.sales_order_id.is_(None), o.note.is_not(None), due)
+                        .where(o.sales_order_id.is_(None), o.note.is_not(None), due_for_commerce_order())
                         .order_by(o.latest_ship_date, o.amazon_order_id).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
 

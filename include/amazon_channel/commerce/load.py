@@ -163,14 +163,24 @@ def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
     return [mp for mp in known if want(settings.for_marketplace(mp))]
 
 
-def _needs_commerce_order(conn: Connection, settings: OrderSettings):
-    """Channel orders that should have a Commerce order and have none yet."""
+def due_for_commerce_order(merchant_marketplaces: list[str] | None = None, fba_marketplaces: list[str] | None = None):
+    """Channel orders whose Amazon status calls for a Commerce order (workflow.md): merchant orders once Unshipped,
+    FBA orders once Shipped; optionally only in the given marketplaces."""
     o = channel_amazon_order.c
+    merchant = and_(o.fulfillment_channel == "MFN", o.status.in_(MERCHANT_ORDER_STATUSES))
+    fba = and_(o.fulfillment_channel == "AFN", o.status == "Shipped")
+    if merchant_marketplaces is not None:
+        merchant = and_(merchant, o.marketplace_id.in_(merchant_marketplaces))
+    if fba_marketplaces is not None:
+        fba = and_(fba, o.marketplace_id.in_(fba_marketplaces))
+    return or_(merchant, fba)
+
+
+def _needs_commerce_order(conn: Connection, settings: OrderSettings):
+    """Channel orders that should have a Commerce order under the settings and have none yet."""
     enabled = _marketplaces(conn, settings, lambda s: s.import_enabled)
     fba = _marketplaces(conn, settings, lambda s: s.import_enabled and s.fba_create_order)
-    return and_(o.sales_order_id.is_(None), or_(
-        and_(o.fulfillment_channel == "MFN", o.status.in_(MERCHANT_ORDER_STATUSES), o.marketplace_id.in_(enabled)),
-        and_(o.fulfillment_channel == "AFN", o.status == "Shipped", o.marketplace_id.in_(fba))))
+    return and_(channel_amazon_order.c.sales_order_id.is_(None), due_for_commerce_order(enabled, fba))
 
 
 def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
