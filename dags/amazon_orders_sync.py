@@ -50,51 +50,33 @@ counts and reasons, never buyer data.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from amazon_channel_alerts import ChannelAlert
+from channel_common import (
+    COMMERCE_ORDERS,
+    SP_API_POOL,
+    STAGING_RETENTION_DAYS,
+    TASK_RETRIES,
+    commerce_engine,
+    current_run,
+    fail_fast,
+    order_settings,
+    sp_api_client,
+)
 
-SP_API_CONN_ID = "amazon_sp_api"
-COMMERCE_DB_CONN_ID = "commerce_db"
-SP_API_POOL = "amazon_sp_api"  # one slot per seller account: its Amazon quota is shared by every run
-COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS/WMS) schedule on this
+TASK_TIMEOUT = timedelta(minutes=50)
 
 default_args = {
     "owner": "amazon-channel",
-    "retries": int(os.environ.get("AMAZON_CHANNEL_TASK_RETRIES", "3")),
+    "retries": TASK_RETRIES,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
-    "execution_timeout": timedelta(minutes=50),
+    "execution_timeout": TASK_TIMEOUT,
     "on_failure_callback": ChannelAlert("failure"),  # after the last retry; target: connection amazon_channel_alerts
 }
-
-
-def _staging():
-    from amazon_channel.staging import Staging
-
-    return Staging.from_environment()
-
-
-def _run_path(step: str) -> str:
-    context = get_current_context()
-    return _staging().run_path(context["dag"].dag_id, context["run_id"], step)
-
-
-def _settings():
-    from airflow.sdk import Variable
-
-    from amazon_channel.settings import VARIABLE_NAME, parse_settings
-
-    return parse_settings(Variable.get(VARIABLE_NAME, default=None))
-
-
-def _commerce():
-    from commerce_db_hook import CommerceDbHook
-
-    return CommerceDbHook(COMMERCE_DB_CONN_ID).get_conn()
 
 
 @dag(
@@ -121,53 +103,39 @@ def _commerce():
 def amazon_orders_sync():
     @task(task_display_name="Check Order Settings", retries=0)
     def check_settings() -> dict:
-        """Broken settings do not heal by retrying: fail at once, with the message naming the field."""
-        from airflow.sdk.exceptions import AirflowFailException
+        """Creates missing Commerce tables and checks the Order Settings against the Commerce DB; a bad setting
+        fails at once (retrying cannot fix it), with the message naming the field. Also deletes staged run folders
+        older than `AMAZON_CHANNEL_STAGING_RETENTION_DAYS`."""
+        from amazon_channel.steps import check_settings_step
 
-        from amazon_channel.pipeline import check_settings as run_check
-
-        try:
-            summary = run_check(_commerce(), _settings())
-        except ValueError as exc:
-            raise AirflowFailException(str(exc)) from None
-        retention = float(os.environ.get("AMAZON_CHANNEL_STAGING_RETENTION_DAYS", "7"))
-        summary["staging_runs_purged"] = len(_staging().purge(get_current_context()["dag"].dag_id, retention))
-        return summary
+        with fail_fast():
+            return check_settings_step(commerce_engine(), order_settings(), current_run(), STAGING_RETENTION_DAYS)
 
     @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
     def extract_orders() -> dict:
         """Pages through Amazon's `searchOrders` for this run's window within the seller's rate limit and stages
         the raw pages. Returns the window, pages, orders, API calls and 429s absorbed. Re-running replaces this
         run's staged pages; it writes nothing to Commerce."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from amazon_channel.extract import extract_orders as run_extract
-        from amazon_channel.extract import window_for_run
-        from amazon_sp_api_hook import AmazonSpApiHook
+        from amazon_channel.steps import extract_step
 
         context = get_current_context()
         params = context["params"]
-        try:
-            window = window_for_run(context.get("data_interval_start"), context.get("data_interval_end"),
-                                    params.get("window_start"), params.get("window_end"),
-                                    timedelta(minutes=params["overlap_minutes"]))
-        except ValueError as exc:  # no usable window: retrying cannot help
-            raise AirflowFailException(str(exc)) from None
-        client = AmazonSpApiHook(SP_API_CONN_ID).get_conn()
-        return run_extract(client, _staging(), _run_path("extract"), window, client.config.marketplace_ids or None)
+        with fail_fast():
+            return extract_step(sp_api_client(), current_run(), context.get("data_interval_start"),
+                                context.get("data_interval_end"), params.get("window_start"),
+                                params.get("window_end"), timedelta(minutes=params["overlap_minutes"]))
 
     @task(task_display_name="Validate orders (Great Expectations)")
     def validate_orders(extracted: dict) -> dict:
         """Great Expectations suites over the run's orders plus everything still in quarantine. Failing orders go to
         `channel_amazon_quarantine` (Amazon Orders view → Quarantine) with their reasons; newly quarantined rows
         send a data-quality alert. Fails above `max_bad_share`. Safe to re-run."""
-        from amazon_channel.pipeline import validate_step
+        from amazon_channel.steps import data_quality_alert, validate_step
 
         context = get_current_context()
-        summary = validate_step(_commerce(), _staging(), extracted["staging_path"], _run_path("valid"),
-                                context["run_id"], _settings(), context["params"]["reprocess_unchanged"])
-        if summary["new_in_quarantine"]:
-            detail = {k: summary[k] for k in ("checked", "quarantined", "new_in_quarantine", "bad_share", "top_reasons")}
+        summary = validate_step(commerce_engine(), current_run(), extracted["staging_path"], order_settings(),
+                                context["params"]["reprocess_unchanged"])
+        if detail := data_quality_alert(summary):
             try:
                 ChannelAlert("data_quality", detail)(context)
             except Exception:  # the alert target being down must not stop the import; the log has the error
@@ -177,30 +145,28 @@ def amazon_orders_sync():
     @task(task_display_name="Transform orders (pandas)")
     def transform_orders(validated: dict) -> dict:
         """pandas: exact money, Amazon status to channel status and Commerce state. Staging only; safe to re-run."""
-        from amazon_channel.pipeline import transform_step
+        from amazon_channel.steps import transform_step
 
-        return transform_step(_staging(), validated["staging_path"], _run_path("transformed"))
+        return transform_step(current_run(), validated["staging_path"])
 
     @task(task_display_name="Load customers")
     def load_customers(transformed: dict) -> dict:
         """Creates Commerce customers for stores set to "create new customer"; an existing e-mail is reused.
         Safe to re-run."""
-        from amazon_channel.pipeline import load_customers_step
+        from amazon_channel.steps import load_customers_step
 
-        return load_customers_step(_commerce(), _staging(), transformed["staging_path"], _settings())
+        return load_customers_step(commerce_engine(), current_run(), transformed["staging_path"], order_settings())
 
     @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
     def load_orders(transformed: dict, extracted: dict) -> dict:
         """One transaction: channel tables (newer Amazon data wins), Commerce orders for every due order (blocked
         ones keep a note and are retried every run), cancellations, and this run's row in sync health. Re-running
         or backfilling never makes a second Commerce order for an Amazon order."""
-        from amazon_channel.pipeline import load_orders_step
+        from amazon_channel.steps import load_orders_step
 
-        context = get_current_context()
-        run = {"run_id": context["run_id"], **{k: extracted[k] for k in ("window_start", "window_end", "api_calls",
-                                                                          "throttled")}}
-        summary = load_orders_step(_commerce(), _staging(), transformed["staging_path"], _settings(), run)
-        context["outlet_events"][COMMERCE_ORDERS].extra = summary
+        summary = load_orders_step(commerce_engine(), current_run(), transformed["staging_path"], order_settings(),
+                                   extracted)
+        get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
         return summary
 
     # Shipments made in Commerce go out even when this run's import failed (e.g. Amazon's order API is down).
@@ -210,22 +176,20 @@ def amazon_orders_sync():
         packages Amazon lists as confirmed. Runs even when the import failed. Safe to re-run."""
         from airflow.sdk import Variable
 
-        from amazon_channel.shipping import CARRIER_VARIABLE, carrier_mapping
-        from amazon_channel.shipping import reconcile_shipments as run_reconcile
+        from amazon_channel.shipping import CARRIER_VARIABLE
+        from amazon_channel.steps import reconcile_step
 
-        return run_reconcile(_commerce(), carrier_mapping(Variable.get(CARRIER_VARIABLE, default=None)))
+        with fail_fast():
+            return reconcile_step(commerce_engine(), Variable.get(CARRIER_VARIABLE, default=None))
 
     @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL)
     def push_tracking() -> dict:
         """confirmShipment for each pending package. Rejections show in the order's note and the Amazon Orders
         view and are not re-sent until the tracking is corrected; throttling and 5xx wait for the next run. A
         re-run re-sends the same packageReferenceId, which edits rather than duplicates the package."""
-        from amazon_channel.shipping import push_tracking as run_push
-        from amazon_sp_api_hook import AmazonSpApiHook
+        from amazon_channel.steps import push_step
 
-        client = AmazonSpApiHook(SP_API_CONN_ID).get_conn()
-        client.config.deadline = min(client.config.deadline, 120)  # per package; the rest waits for the next run
-        return run_push(_commerce(), client, time_budget=default_args["execution_timeout"].total_seconds() * 0.8)
+        return push_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
 
     @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0,
           on_failure_callback=None)  # the failed task has already alerted

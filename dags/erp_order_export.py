@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import Asset, dag, get_current_context, task
-
-COMMERCE_ORDERS = Asset("commerce://sales_order")
+from airflow.sdk import dag, get_current_context, task
+from channel_common import COMMERCE_ORDERS, commerce_engine, staging
 
 
 @dag(dag_id="erp_order_export", dag_display_name="ERP order export (example)", schedule=[COMMERCE_ORDERS],
@@ -21,13 +20,11 @@ COMMERCE_ORDERS = Asset("commerce://sales_order")
 def erp_order_export():
     @task(task_display_name="Export new Commerce orders")
     def export_new_orders() -> dict:
-        from amazon_orders_sync import _commerce, _staging
-
-        from amazon_channel.erp_export import export_new_orders as run_export
+        from amazon_channel.erp_export import export_orders_since_mark
 
         for event in get_current_context()["triggering_asset_events"].get(COMMERCE_ORDERS, []):
             print(f"asset event from {event.source_run_id}: {event.extra}")
-        return run_export(_commerce(), _staging())
+        return export_orders_since_mark(commerce_engine(), staging())
 
     export_new_orders()
 

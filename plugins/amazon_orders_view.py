@@ -72,13 +72,13 @@ def _fmt_minutes(minutes: int | None) -> str:
 
 
 def _marketplace(marketplace_id: str) -> str:
-    from amazon_channel.orders_view import MARKETPLACE_NAMES
+    from amazon_channel.rules import MARKETPLACE_NAMES
 
     return f"{MARKETPLACE_NAMES.get(marketplace_id, '')} {marketplace_id}".strip()
 
 
 def _site(marketplace_id: str) -> str:
-    from amazon_channel.orders_view import MARKETPLACE_NAMES
+    from amazon_channel.rules import MARKETPLACE_NAMES
 
     return MARKETPLACE_NAMES.get(marketplace_id, marketplace_id)
 

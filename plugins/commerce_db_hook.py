@@ -22,7 +22,8 @@ class CommerceDbHook(BaseHook):
     def get_url(self) -> str:
         url = self.get_connection(self.commerce_db_conn_id).extra_dejson.get("url")
         if not url:
-            raise ValueError(f"connection {self.commerce_db_conn_id!r} needs extra.url, the Commerce DB's SQLAlchemy URL")
+            raise ValueError(f"connection {self.commerce_db_conn_id!r} needs extra.url, "
+                             "the Commerce DB's SQLAlchemy URL")
         return url
 
     def get_conn(self):

@@ -16,7 +16,7 @@ COLUMNS = ["entity_id", "increment_id", "ext_order_id", "store_id", "state", "st
            "order_currency_code", "created_at"]
 
 
-def export_new_orders(engine: Engine, staging: Staging) -> dict:
+def export_orders_since_mark(engine: Engine, staging: Staging) -> dict:
     folder = f"{staging.root}/erp_export"
     mark = f"{folder}/last_entity_id"
     last = 0

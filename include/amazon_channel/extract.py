@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from .spapi import SpApiClient
 from .staging import Staging
+from .summaries import ExtractSummary
 from .timeutil import iso_z, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def extraction_window(interval_start: datetime, interval_end: datetime, overlap:
 
 
 def extract_orders(client: SpApiClient, staging: Staging, path: str, window: Window,
-                   marketplace_ids: list[str] | None = None) -> dict:
+                   marketplace_ids: list[str] | None = None) -> ExtractSummary:
     """Write every page of the window's searchOrders results under `path`; return counts, not rows."""
     staging.clear(path)
     statuses: Counter = Counter()
@@ -60,13 +61,14 @@ def extract_orders(client: SpApiClient, staging: Staging, path: str, window: Win
         staging.write_json(path, f"page-{page.number:05d}.json",
                            {"window": [iso_z(window.start), iso_z(window.end)], "orders": page.orders})
         log.info("page %d: %d orders (%d new)", page.number, page.received, len(page.orders))
-    summary = {
+    summary: ExtractSummary = {
         "window_start": iso_z(window.start), "window_end": iso_z(window.end), "staging_path": path,
         "pages": pages, "orders": orders, "duplicates_dropped": received - orders,
         "by_status": dict(sorted(statuses.items())), "by_fulfilled_by": dict(sorted(channels.items())),
         "api_calls": client.stats.calls, "throttled": client.stats.throttled,
     }
-    log.info("extracted %d orders in %d pages for %s .. %s", orders, pages, summary["window_start"], summary["window_end"])
+    log.info("extracted %d orders in %d pages for %s .. %s", orders, pages,
+             summary["window_start"], summary["window_end"])
     return summary
 
 

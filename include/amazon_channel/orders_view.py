@@ -16,7 +16,6 @@ from decimal import Decimal
 from sqlalchemy import Float, and_, cast, func, select
 from sqlalchemy.engine import Connection
 
-from .commerce.load import PENDING_STATUSES, due_for_commerce_order
 from .commerce.schema import (
     channel_amazon_order,
     channel_amazon_order_item,
@@ -28,6 +27,7 @@ from .commerce.schema import (
     sales_shipment,
     sales_shipment_track,
 )
+from .rules import PENDING_STATUSES, due_for_commerce_order
 from .timeutil import utcnow
 
 GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", "buyer_name", "grand_total",
@@ -36,9 +36,6 @@ GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", 
 SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
             "fulfillment_channel", "items_unshipped", "latest_ship_date")
 PAGE_SIZES = (25, 50, 100, 200)
-MARKETPLACE_NAMES = {"ATVPDKIKX0DER": "Amazon.com", "A2EUQ1WTGCTBG2": "Amazon.ca", "A1AM78C64UM0Y8": "Amazon.com.mx",
-                     "A1F83G8C2ARO7P": "Amazon.co.uk", "A1PA6795UKMFR9": "Amazon.de", "A13V1IB3VIYZZH": "Amazon.fr",
-                     "APJ6JRA9NG5V4": "Amazon.it", "A1RKKUPIHCS9HS": "Amazon.es", "A1VC38T7YXB528": "Amazon.co.jp"}
 PUSH_BACKLOG_STATES = ("pending", "sending")
 PUSH_FAILED_STATES = ("failed", "given_up")
 
@@ -107,7 +104,8 @@ def filter_choices(conn: Connection) -> dict:
     o = channel_amazon_order.c
     return {"statuses": [s for s in conn.execute(select(o.status).distinct().order_by(o.status)).scalars()
                          if s not in PENDING_STATUSES],
-            "marketplaces": list(conn.execute(select(o.marketplace_id).distinct().order_by(o.marketplace_id)).scalars())}
+            "marketplaces": list(conn.execute(select(o.marketplace_id).distinct()
+                                              .order_by(o.marketplace_id)).scalars())}
 
 
 def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:

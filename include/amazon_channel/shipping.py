@@ -1,6 +1,8 @@
 """Ship from Commerce (workflow.md, merchant step 5): shipments become package confirmations for Amazon.
 
-- `create_shipment`: what staff or an ERP/WMS does in Commerce (the `ship` CLI and the demo warehouse use it).
+Shipments themselves are made in Commerce, by staff or an ERP/WMS (`commerce.shipments.create_shipment`); this
+module only takes them to Amazon:
+
 - `reconcile_shipments`: every new (shipment, track) of a merchant Amazon order becomes one outbox row in
   `channel_amazon_package` with its items, never more than ordered minus already packaged; completes Commerce
   orders whose items are all shipped; moves the channel order to PartiallyShipped / Shipped; marks packages
@@ -35,6 +37,7 @@ from .commerce.schema import (
     sales_shipment_track,
 )
 from .spapi import SpApiClient, SpApiError
+from .summaries import PushSummary, ReconcileSummary
 from .timeutil import iso_z, utcnow
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,8 @@ def carrier_mapping(raw: str | dict | None) -> dict[str, str]:
         extra = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         raise ValueError(f"{CARRIER_VARIABLE} is not valid JSON: {exc}") from None
-    if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in extra.items()):
+    if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                              for k, v in extra.items()):
         raise ValueError(f'{CARRIER_VARIABLE} must be a JSON object of strings, e.g. {{"ups": "UPS"}}')
     return {**DEFAULT_CARRIERS, **{k.lower(): v for k, v in extra.items()}}
 
@@ -67,51 +71,9 @@ def amazon_carrier(code: str, title: str | None, mapping: dict[str, str]) -> tup
     return (amazon, None) if amazon else ("Other", title or code)
 
 
-# ---- Commerce side ------------------------------------------------------------------------------------
-
-def create_shipment(engine: Engine, order: str, carrier: str, tracking: str, items: dict[str, int] | None = None,
-                    title: str | None = None, now: datetime | None = None) -> dict:
-    """Ship items of a Commerce order (by increment id or Amazon order id); all remaining items by default."""
-    now = now or utcnow()
-    so, soi = sales_order.c, sales_order_item.c
-    with engine.begin() as conn:
-        row = conn.execute(select(so.entity_id, so.increment_id, so.state).where(
-            (so.increment_id == order) | (so.ext_order_id == order))).first()
-        if row is None:
-            raise ValueError(f"no Commerce order {order}")
-        if row.state != "processing":
-            raise ValueError(f"order {row.increment_id} is {row.state}; only processing orders can be shipped")
-        lines = conn.execute(select(soi.item_id, soi.sku, soi.qty_ordered, soi.qty_shipped, soi.qty_canceled)
-                             .where(soi.order_id == row.entity_id)).all()
-        open_qty = {line.sku: line.qty_ordered - line.qty_shipped - line.qty_canceled for line in lines}
-        wanted = items or {sku: qty for sku, qty in open_qty.items() if qty > 0}
-        for sku, qty in wanted.items():
-            if sku not in open_qty:
-                raise ValueError(f"order {row.increment_id} has no item {sku}")
-            if not 0 < qty <= open_qty[sku]:
-                raise ValueError(f"cannot ship {qty} x {sku}: {open_qty[sku]} left to ship")
-        if not wanted:
-            raise ValueError(f"order {row.increment_id} has nothing left to ship")
-        count = conn.execute(select(func.count()).select_from(sales_shipment)
-                             .where(sales_shipment.c.order_id == row.entity_id)).scalar_one()
-        shipment_id = conn.execute(insert(sales_shipment).values(
-            order_id=row.entity_id, increment_id=f"{row.increment_id}-{count + 1}", total_qty=sum(wanted.values()),
-            email_sent=False, created_at=now)).inserted_primary_key[0]
-        by_sku = {line.sku: line.item_id for line in lines}
-        conn.execute(insert(sales_shipment_item), [
-            {"parent_id": shipment_id, "order_item_id": by_sku[sku], "sku": sku, "qty": qty} for sku, qty in wanted.items()])
-        for sku, qty in wanted.items():
-            conn.execute(update(sales_order_item).where(soi.item_id == by_sku[sku])
-                         .values(qty_shipped=soi.qty_shipped + qty))
-        track_id = conn.execute(insert(sales_shipment_track).values(
-            parent_id=shipment_id, order_id=row.entity_id, carrier_code=carrier, title=title or carrier,
-            track_number=tracking, created_at=now)).inserted_primary_key[0]
-    return {"order": row.increment_id, "shipment_id": shipment_id, "track_id": track_id, "items": wanted}
-
-
 # ---- reconcile -------------------------------------------------------------------------------------------
 
-def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime | None = None) -> dict:
+def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime | None = None) -> ReconcileSummary:
     now = now or utcnow()
     t, s, o, c, p = (sales_shipment_track.c, sales_shipment.c, sales_order.c, channel_amazon_order.c,
                      channel_amazon_package.c)
@@ -159,7 +121,7 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
 
         counts["orders_completed"] += _complete_shipped_orders(conn, now)
         counts["channel_orders_moved"] += _move_channel_status(conn)
-    summary = dict(sorted(counts.items()))
+    summary = ReconcileSummary(**dict(sorted(counts.items())))
     log.info("reconcile_shipments: %s", summary)
     return summary
 
@@ -238,7 +200,7 @@ def _move_channel_status(conn) -> int:
 # ---- push -------------------------------------------------------------------------------------------------
 
 def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500.0,
-                  max_attempts: int = MAX_ATTEMPTS) -> dict:
+                  max_attempts: int = MAX_ATTEMPTS) -> PushSummary:
     """Send pending packages within the rate limit; record every outcome; stop at the time budget."""
     p = channel_amazon_package.c
     started = time.monotonic()
@@ -276,7 +238,7 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
             continue
         _set_state(engine, package["id"], state="sent", last_error=None)  # after Amazon accepted it
         counts["sent"] += 1
-    summary = {**dict(sorted(counts.items())), "rejected": rejected[:20]}
+    summary = PushSummary(**dict(sorted(counts.items())), rejected=rejected[:20])
     log.info("push_tracking: %s", {k: v for k, v in summary.items() if k != "rejected"})
     return summary
 

@@ -63,14 +63,16 @@ class SpApiConfig:
     @classmethod
     def from_connection(cls, login: str | None, password: str | None, extra: dict) -> SpApiConfig:
         """Build from an Airflow connection: login = LWA client id, password = client secret, rest in extras."""
-        missing = [name for name, value in (("login (LWA client id)", login), ("password (LWA client secret)", password),
+        missing = [name for name, value in (("login (LWA client id)", login),
+                                            ("password (LWA client secret)", password),
                                             ("extra.refresh_token", extra.get("refresh_token"))) if not value]
         if missing:
             raise ValueError(f"SP-API connection is missing {', '.join(missing)}")
         marketplaces = extra.get("marketplace_ids") or []
         if isinstance(marketplaces, str):
             marketplaces = [m.strip() for m in marketplaces.split(",") if m.strip()]
-        known = {f for f in cls.__dataclass_fields__} - {"client_id", "client_secret", "refresh_token", "marketplace_ids"}
+        known = {f for f in cls.__dataclass_fields__} - {"client_id", "client_secret", "refresh_token",
+                                                         "marketplace_ids"}
         options = {k: v for k, v in extra.items() if k in known and v not in (None, "")}
         for name in ("timeout", "deadline", "backoff_base", "backoff_cap"):
             if name in options:

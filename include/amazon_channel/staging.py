@@ -65,13 +65,20 @@ class Staging:
         with fsspec.open(f"{path}/{name}", "wb") as handle:
             handle.write(msgspec.json.encode(payload))  # UTF-8 JSON; several times faster than the json module
 
+    def _names(self, path: str, suffix: str) -> list[str]:
+        _, local = fsspec.core.url_to_fs(path)
+        return [name for name in sorted(self.fs.ls(local, detail=False)) if name.endswith(suffix)]
+
+    def read_bytes(self, path: str, suffix: str):
+        """Yield the contents of the files under `path` whose names end with `suffix`, in name order."""
+        for name in self._names(path, suffix):
+            with self.fs.open(name, "rb") as handle:
+                yield handle.read()
+
     def read_json_files(self, path: str):
         """Yield the JSON documents under `path` in name order."""
-        _, local = fsspec.core.url_to_fs(path)
-        for name in sorted(self.fs.ls(local, detail=False)):
-            if name.endswith(".json"):
-                with self.fs.open(name, "rb") as handle:
-                    yield msgspec.json.decode(handle.read())
+        for data in self.read_bytes(path, ".json"):
+            yield msgspec.json.decode(data)
 
     def write_frame(self, path: str, name: str, frame) -> None:
         with fsspec.open(f"{path}/{name}", "wb") as handle:
@@ -82,3 +89,13 @@ class Staging:
 
         with fsspec.open(f"{path}/{name}", "rb") as handle:
             return pd.read_parquet(handle)
+
+    def read_frames(self, path: str, suffix: str):
+        """The Parquet files under `path` whose names end with `suffix`, as one frame (None when there are none)."""
+        import pandas as pd
+
+        frames = []
+        for name in self._names(path, suffix):
+            with self.fs.open(name, "rb") as handle:
+                frames.append(pd.read_parquet(handle))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)

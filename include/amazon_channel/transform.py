@@ -1,24 +1,17 @@
 """Transform: validated Amazon orders to typed channel rows, vectorised with pandas (no per-row Python loops).
 
-Money stays exact as integer ten-thousandths (`*_e4`, Commerce's 4 decimals) until the loader turns it into
-Decimal. Amazon's status becomes the channel status and the Commerce state the order should have.
-FBA orders lack buyer name, street and phone: clearly marked placeholders fill them.
+Its input is what validation handed on: the valid orders and items as flat text columns (`frames.py`), each item
+pointing at its order by `order_pos`. Money stays exact as integer ten-thousandths (`*_e4`, Commerce's 4
+decimals) until the loader turns it into Decimal. Amazon's status becomes the channel status and the Commerce
+state the order should have. FBA orders lack buyer name, street and phone: clearly marked placeholders fill them.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .frames import flatten
-
-CHANNEL_STATUS = {"PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pending", "UNSHIPPED": "Unshipped",
-                  "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
-                  "UNFULFILLABLE": "Unfulfillable"}
-FULFILLMENT_CHANNEL = {"MERCHANT": "MFN", "AMAZON": "AFN"}
-MERCHANT_ORDER_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
-PLACEHOLDER_NAME = ("Amazon", "Customer")
-NOT_SHARED = "[not shared by Amazon]"  # street or phone Amazon withholds (FBA)
-PLACEHOLDER_EMAIL_DOMAIN = "buyer.amazon.invalid"  # RFC 2606: can never receive mail
+from .frames import ITEM_COLUMNS, ORDER_COLUMNS
+from .rules import CHANNEL_STATUS, FULFILLMENT_CHANNEL, buyer_identity, commerce_state
 
 
 def money_e4(amounts: pd.Series) -> pd.Series:
@@ -37,18 +30,6 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().replace("", pd.NA)
 
 
-def buyer_identity(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(first name, last name, order email) for Commerce, with marked placeholders where Amazon shares none
-    (FBA, or an application without the PII role). The placeholder email is for the order only, never a
-    customer key."""
-    name = frame["buyer_name"].fillna(frame["ship_name"])
-    split = name.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
-    first = split[0].fillna(PLACEHOLDER_NAME[0]).astype("string")
-    last = split[1].fillna(split[0]).fillna(PLACEHOLDER_NAME[1]).astype("string")
-    email = frame["buyer_email"].fillna(frame["amazon_order_id"] + "@" + PLACEHOLDER_EMAIL_DOMAIN).astype("string")
-    return first, last, email
-
-
 def _per_item(order_values: pd.Series, positions: pd.Series) -> pd.Series:
     """An order-level column repeated for each item (by the item's order position), keeping its dtype."""
     return pd.Series(order_values.reindex(positions).to_numpy(), index=positions.index, dtype=order_values.dtype)
@@ -62,9 +43,12 @@ def newest_versions(frame: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFr
     return frame, items.drop_duplicates(["amazon_order_id", "order_item_id"], keep="last").reset_index(drop=True)
 
 
-def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
-    raw, raw_items = flatten(orders)
+    raw = pd.DataFrame(columns=[*ORDER_COLUMNS, "order_pos"], dtype="string") if raw is None else raw
+    raw_items = pd.DataFrame(columns=ITEM_COLUMNS, dtype="string") if raw_items is None else raw_items
+    raw = raw.set_index(raw["order_pos"].astype("int64").rename(None))
+    item_pos = raw_items["order_pos"].astype("int64")
     frame = pd.DataFrame({
         "amazon_order_id": raw["order_id"].astype("string"),
         "marketplace_id": raw["marketplace_id"].astype("string"),
@@ -77,7 +61,7 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         "buyer_name": _text(raw["buyer_name"]),
         "buyer_company": _text(raw["buyer_company"]),
         "ship_name": _text(raw["ship_name"]),
-        "ship_street": _text(raw["ship_line1"].fillna("").astype(str) + "\n" + raw["ship_line2"].fillna("").astype(str)),
+        "ship_street": _text(raw["ship_line1"].fillna("") + "\n" + raw["ship_line2"].fillna("")),
         "ship_city": _text(raw["ship_city"]),
         "ship_region": _text(raw["ship_region"]),
         "ship_postcode": _text(raw["ship_postcode"]),
@@ -86,17 +70,15 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         "grand_total_e4": money_e4(raw["grand_total"]),
         "currency": raw["currency"].astype("string"),
     }, index=raw.index)
-    programs = raw["programs"].str.join(",").astype("string").fillna("")
+    programs = raw["programs"].astype("string").fillna("")
     frame["is_prime"] = programs.str.contains("PRIME", regex=False)
     frame["is_business"] = programs.str.contains("AMAZON_BUSINESS", regex=False)
     frame["ship_street"] = frame["ship_street"].str.strip("\n")
-    packages = raw["packages"].explode().dropna()
-    refs = pd.Series([p.get("packageReferenceId") for p in packages], index=packages.index, dtype="string")
-    frame["amazon_package_refs"] = refs.dropna().groupby(level=0).agg(",".join).reindex(frame.index).astype("string")
+    frame["amazon_package_refs"] = raw["package_refs"].astype("string")
 
     items = pd.DataFrame({
-        "amazon_order_id": _per_item(frame["amazon_order_id"], raw_items["order_pos"]),
-        "last_updated": _per_item(frame["last_updated"], raw_items["order_pos"]),
+        "amazon_order_id": _per_item(frame["amazon_order_id"], item_pos),
+        "last_updated": _per_item(frame["last_updated"], item_pos),
         "order_item_id": raw_items["order_item_id"].astype("string"),
         "sku": _text(raw_items["sku"]),
         "title": _text(raw_items["title"]),
@@ -107,7 +89,7 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     })
     # FBA orders are shipped by Amazon as a whole once Shipped.
     fba_shipped = _per_item((frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool),
-                            raw_items["order_pos"])
+                            item_pos)
     items.loc[fba_shipped, "qty_shipped"] = items.loc[fba_shipped, "qty_ordered"]
 
     frame, items = newest_versions(frame, items)
@@ -121,13 +103,7 @@ def transform(orders: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["subtotal_e4"] = frame["subtotal_e4"].astype("Int64").mask(frame["unpriced"].astype(bool))
     frame = frame.drop(columns=["shipped", "unpriced"])
 
-    # What Commerce should hold for it.
-    merchant = frame["fulfillment_channel"].eq("MFN")
-    frame["commerce_state"] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    frame.loc[merchant & frame["status"].isin(MERCHANT_ORDER_STATUSES), "commerce_state"] = "processing"
-    frame.loc[~merchant & frame["status"].eq("Shipped"), "commerce_state"] = "complete"
-    frame.loc[frame["status"].eq("Canceled"), "commerce_state"] = "canceled"
-
+    frame["commerce_state"] = commerce_state(frame["status"], frame["fulfillment_channel"])
     frame["firstname"], frame["lastname"], frame["order_email"] = buyer_identity(frame)
     frame["name_is_placeholder"] = frame["buyer_name"].isna() & frame["ship_name"].isna()
     frame["email_is_placeholder"] = frame["buyer_email"].isna()

@@ -40,8 +40,8 @@ for _ in $(seq 100); do
 done
 
 # The Commerce DB with a demo catalog, and a demo warehouse that ships imported merchant orders each minute.
-python -m amazon_channel.commerce.demo "sqlite:///$AIRFLOW_HOME/commerce.db"
-python -m amazon_channel.commerce.demo "sqlite:///$AIRFLOW_HOME/commerce.db" --warehouse >/dev/null &
+python -m amazon_channel.tools.demo "sqlite:///$AIRFLOW_HOME/commerce.db"
+python -m amazon_channel.tools.demo "sqlite:///$AIRFLOW_HOME/commerce.db" --warehouse >/dev/null &
 WAREHOUSE_PID=$!
 airflow db migrate >/dev/null
 airflow pools set amazon_sp_api 1 "One seller's SP-API quota: extract/push tasks of all runs share it" >/dev/null

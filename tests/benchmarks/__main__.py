@@ -150,7 +150,8 @@ def machine() -> dict:
                 if line.startswith("MemTotal")), 0)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "python": platform.python_version(),
-            "os": platform.platform(), "commit": commit.strip(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "os": platform.platform(), "commit": commit.strip(),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def main() -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, select
 
+from amazon_channel import steps
 from amazon_channel.commerce.db import commerce_engine
-from amazon_channel.commerce.demo import seed_catalog
 from amazon_channel.commerce.schema import metadata
-from amazon_channel.pipeline import check_settings, load_customers_step, load_orders_step, transform_step, validate_step
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
+from amazon_channel.tools.demo import seed_catalog
 
 SETTINGS = parse_settings(None)
 # The tables the load step writes, in foreign-key order: the "same rows" for the floor.
@@ -63,7 +63,8 @@ def in_task_process(fn):
         try:
             started = time.perf_counter()
             result = fn()
-            send.send((time.perf_counter() - started, result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+            send.send((time.perf_counter() - started, result,
+                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
         except BaseException as exc:  # noqa: BLE001 (reported to the parent, which raises)
             send.send(exc)
 
@@ -76,19 +77,19 @@ def in_task_process(fn):
     return outcome
 
 
-def pipeline(url: str, staging: Staging, run_id: str, extract_path: str) -> dict:
+def pipeline(url: str, staging: Staging, run_id: str) -> dict:
     """validate → transform → load (customers + orders), each timed in its own process, as the DAG's tasks."""
-    base = extract_path.rsplit("/", 1)[0]
-    run = {"run_id": run_id, "window_start": "2026-01-01T00:00:00Z", "window_end": "2026-03-10T12:00:00Z",
-           "api_calls": 0, "throttled": 0}
-    t_validate, validated, m_validate = in_task_process(lambda: validate_step(
-        commerce_engine(url), staging, extract_path, f"{base}/valid", run_id, SETTINGS))
-    t_transform, transformed, m_transform = in_task_process(lambda: transform_step(
-        staging, validated["staging_path"], f"{base}/transformed"))
-    t_customers, _, m_customers = in_task_process(lambda: load_customers_step(
-        commerce_engine(url), staging, transformed["staging_path"], SETTINGS))
-    t_orders, loaded, m_orders = in_task_process(lambda: load_orders_step(
-        commerce_engine(url), staging, transformed["staging_path"], SETTINGS, run))
+    run = steps.Run("bench", run_id, staging)
+    extracted = {"window_start": "2026-01-01T00:00:00Z", "window_end": "2026-03-10T12:00:00Z", "api_calls": 0,
+                 "throttled": 0}
+    t_validate, validated, m_validate = in_task_process(lambda: steps.validate_step(
+        commerce_engine(url), run, run.path("extract"), SETTINGS))
+    t_transform, transformed, m_transform = in_task_process(lambda: steps.transform_step(
+        run, validated["staging_path"]))
+    t_customers, _, m_customers = in_task_process(lambda: steps.load_customers_step(
+        commerce_engine(url), run, transformed["staging_path"], SETTINGS))
+    t_orders, loaded, m_orders = in_task_process(lambda: steps.load_orders_step(
+        commerce_engine(url), run, transformed["staging_path"], SETTINGS, extracted))
     return {"validate_s": t_validate, "transform_s": t_transform, "load_s": t_customers + t_orders,
             "total_s": t_validate + t_transform + t_customers + t_orders, "validated": validated,
             "transformed_orders": transformed["orders"], "transformed_items": transformed["items"], "loaded": loaded,
@@ -146,7 +147,7 @@ def naive_baseline(url: str, staging: Staging, transformed_path: str, k: int) ->
     from sqlalchemy.orm import Session, registry
 
     from amazon_channel.commerce.load import ITEM_COLUMNS, ORDER_COLUMNS
-    from amazon_channel.transform import buyer_identity
+    from amazon_channel.rules import buyer_identity
 
     engine = reset(url.replace("commerce.db", "naive.db") if url.startswith("sqlite") else url)
     mapper = registry()
@@ -267,14 +268,12 @@ def main() -> None:
 
     staging = Staging(f"file://{args.work}/staging")
     engine = reset(args.url)
-    check_settings(engine, SETTINGS)
+    steps.check_settings_step(engine, SETTINGS, steps.Run("bench", "setup", staging), staging_retention_days=7)
     engine.dispose()  # no pooled connection crosses a fork
-    extract_path = staging.run_path("bench", "first", "extract")
-    staged = stage(args.source, staging, extract_path, args.orders)
-    first = pipeline(args.url, staging, "first", extract_path)
-    again_path = staging.run_path("bench", "again", "extract")
-    stage(args.source, staging, again_path, args.orders)
-    again = pipeline(args.url, staging, "again", again_path)
+    staged = stage(args.source, staging, steps.Run("bench", "first", staging).path("extract"), args.orders)
+    first = pipeline(args.url, staging, "first")
+    stage(args.source, staging, steps.Run("bench", "again", staging).path("extract"), args.orders)
+    again = pipeline(args.url, staging, "again")
     result = {"url": args.url.split("://")[0], "orders": staged, "first": first, "again": again,
               "peak_rss_mb": max(first["peak_rss_mb"].values())}  # the largest task process
     if args.grid:

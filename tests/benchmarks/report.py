@@ -33,7 +33,8 @@ def verdicts(results: dict) -> list[tuple[str, bool | None, str]]:
         db = c["database"]
         if c.get("floor_s") and db == "PostgreSQL":
             out.append((f"{db}: load ≥ 50% of the COPY floor", c["floor_s"] / first["load_s"] >= 0.5,
-                        f"{c['floor_s'] / first['load_s']:.0%} (load {first['load_s']:.1f} s, COPY {c['floor_s']:.1f} s)"))
+                        f"{c['floor_s'] / first['load_s']:.0%} "
+                        f"(load {first['load_s']:.1f} s, COPY {c['floor_s']:.1f} s)"))
         load_rate = c["orders"] / first["load_s"]
         out.append((f"{db}: load ≥ 20× the naive per-row ORM baseline", load_rate / c["naive"]["orders_per_s"] >= 20,
                     f"{load_rate / c['naive']['orders_per_s']:.0f}× ({load_rate:,.0f} vs "
@@ -41,7 +42,8 @@ def verdicts(results: dict) -> list[tuple[str, bool | None, str]]:
         out.append((f"{db}: validation ≤ 25% of the total", first["validate_s"] / first["total_s"] <= 0.25,
                     f"{first['validate_s'] / first['total_s']:.0%}"))
         out.append((f"{db}: peak memory < 1 GB (largest task process)", c["peak_rss_mb"] < 1024,
-                    f"{c['peak_rss_mb']:,.0f} MB (" + ", ".join(f"{k} {v:,.0f}" for k, v in first["peak_rss_mb"].items())
+                    f"{c['peak_rss_mb']:,.0f} MB ("
+                    + ", ".join(f"{k} {v:,.0f}" for k, v in first["peak_rss_mb"].items())
                     + ")"))
         out.append((f"{db}: same window again ≤ 20% of the first run",
                     c["again"]["total_s"] / first["total_s"] <= 0.20,
@@ -80,8 +82,10 @@ def write_report(results: dict, md_path: Path, png_path: Path) -> str:
              "## Targets", "", "| target | result | measured |", "|---|---|---|"]
     lines += [f"| {t} | {_ok(ok)} | {v} |" for t, ok, v in verdicts(results)]
 
-    lines += ["", f"## 1. Extraction against the rate limit (searchOrders 0.0056/s, burst 20, time ×{results['rate_scale']})",
-              "", "| orders | extracted | calls | minimum | 429 answers | wall s | bucket floor s | share of floor throughput |",
+    lines += ["", "## 1. Extraction against the rate limit (searchOrders 0.0056/s, burst 20, "
+              f"time ×{results['rate_scale']})",
+              "", "| orders | extracted | calls | minimum | 429 answers | wall s | bucket floor s "
+              "| share of floor throughput |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in results["extraction"]:
         share = "burst only" if e["floor_share"] is None else f"{e['floor_share']:.1%}"
@@ -108,14 +112,16 @@ def write_report(results: dict, md_path: Path, png_path: Path) -> str:
               f"one commit per order, timed on {results['cases'][0].get('naive', {}).get('orders', 2000):,} orders. "
               "Each step runs in a process of its own, forked as Airflow's LocalExecutor runs tasks; its time excludes "
               "importing pandas and Great Expectations (about 2 s per task process), and peak RSS is the largest "
-              "task process's. Bulk floor: the rows the load step wrote (every table it writes, same keys and indexes), loaded into "
+              "task process's. Bulk floor: the rows the load step wrote (every table it writes, "
+              "same keys and indexes), loaded into "
               "empty tables with PostgreSQL `COPY`, or one `executemany` transaction on SQLite and MariaDB."]
 
     lines += ["", "## 3. The same window again (nothing changed at Amazon)", "",
               "| database | orders | first run s | again s | again / first | skipped as unchanged |",
               "|---|---:|---:|---:|---:|---:|"]
     for c in results["cases"]:
-        lines.append(f"| {c['database']} | {c['orders']:,} | {c['first']['total_s']:.2f} | {c['again']['total_s']:.2f} | "
+        lines.append(f"| {c['database']} | {c['orders']:,} | {c['first']['total_s']:.2f} | "
+                     f"{c['again']['total_s']:.2f} | "
                      f"{c['again']['total_s'] / c['first']['total_s']:.1%} | "
                      f"{c['again']['validated']['unchanged_skipped']:,} |")
 
@@ -127,7 +133,8 @@ def write_report(results: dict, md_path: Path, png_path: Path) -> str:
 
     grids = [c for c in results["cases"] if "grid" in c]
     if grids:
-        lines += ["", "## 5. The Amazon Orders grid at 100,000 orders (median of 5; page query + count + filter choices)",
+        lines += ["", "## 5. The Amazon Orders grid at 100,000 orders "
+                  "(median of 5; page query + count + filter choices)",
                   "", "| database | query | matches | ms |", "|---|---|---:|---:|"]
         for c in grids:
             for name, q in c["grid"]["queries"].items():

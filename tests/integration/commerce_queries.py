@@ -24,7 +24,8 @@ def reservations(engine) -> dict[str, int]:
     """Net reserved quantity per Amazon order (negative = stock held)."""
     r = inventory_reservation.c
     with engine.connect() as conn:
-        return {e: int(q) for e, q in conn.execute(select(r.ext_order_id, func.sum(r.quantity)).group_by(r.ext_order_id))}
+        return {e: int(q) for e, q in conn.execute(
+            select(r.ext_order_id, func.sum(r.quantity)).group_by(r.ext_order_id))}
 
 
 def should_have_commerce_order(status: str, fulfilled_by: str) -> str | None:

@@ -11,7 +11,7 @@ from functools import cache
 
 from jsonschema import Draft4Validator
 
-from tests.conftest import MODELS
+from tests.support import MODELS
 
 
 def _strict(node):

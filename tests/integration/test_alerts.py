@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.conftest import run_sync, set_order_settings
+from tests.support import run_sync, set_order_settings
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 W1 = datetime(2026, 3, 9, 3, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.airflow]
 HEAVY = ("pandas", "great_expectations", "sqlalchemy", "fastapi", "amazon_channel.emulator", "amazon_channel.spapi")
@@ -37,7 +37,8 @@ def test_dags_import_without_errors(airflow_db):
     # Reconcile runs even after a failed import; the watcher keeps such a run red.
     assert dag.get_task("reconcile_shipments").trigger_rule == "all_done"
     watcher = dag.get_task("watcher")
-    assert watcher.trigger_rule == "one_failed" and watcher.upstream_task_ids == {t for t in dag.task_ids if t != "watcher"}
+    assert watcher.trigger_rule == "one_failed" and watcher.upstream_task_ids == {
+        t for t in dag.task_ids if t != "watcher"}
     # The example ERP export is scheduled on that asset: new orders are announced, not polled for.
     assert "commerce://sales_order" in repr(bag.get_dag("erp_order_export").timetable.asset_condition)
 

@@ -259,7 +259,8 @@ def test_confirm_shipment_body_rules(api, change, fragment):
 def test_confirm_shipment_refuses_fba_and_unknown_orders(api):
     fba = search(api, **DAY, fulfilledBy="AMAZON", fulfillmentStatuses="SHIPPED").json()["orders"][0]
     detail = package("1", [{"orderItemId": fba["orderItems"][0]["orderItemId"], "quantity": 1}])
-    assert "fulfilled by Amazon" in assert_error(confirm(api, fba, detail), 400, ORDERS_V0, "ConfirmShipmentErrorResponse")
+    assert "fulfilled by Amazon" in assert_error(confirm(api, fba, detail), 400, ORDERS_V0,
+                                                 "ConfirmShipmentErrorResponse")
     missing = api("POST", "/orders/v0/orders/111-1111111-1111111/shipmentConfirmation",
                   json={"marketplaceId": "ATVPDKIKX0DER", "packageDetail": detail})
     assert_error(missing, 404, ORDERS_V0, "ConfirmShipmentErrorResponse", code="NotFound")

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import delete, update
 
 from amazon_channel.commerce.schema import catalog_product
-from tests.conftest import run_sync, set_order_settings, table_checksums
 from tests.integration.commerce_queries import (
     channel_orders,
     commerce_orders,
@@ -17,6 +16,7 @@ from tests.integration.commerce_queries import (
     reservations,
     should_have_commerce_order,
 )
+from tests.support import run_sync, set_order_settings, table_checksums
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 W1 = datetime(2026, 3, 9, 10, tzinfo=UTC)  # the run for [09:00, 10:00): extracts [08:45, 10:00]
@@ -137,11 +137,12 @@ def test_broken_settings_fail_the_run_before_any_extraction(pipeline_env, emulat
 def test_merchant_lifecycle_from_amazon_to_commerce_and_back(pipeline_env, emulator, commerce):
     """Pending (channel only) -> Unshipped (Commerce order) -> shipped in Commerce -> confirmShipment ->
     Amazon Shipped -> Commerce complete, channel Shipped, package confirmed: all through DAG runs."""
-    from amazon_channel.shipping import create_shipment
+    from amazon_channel.commerce.shipments import create_shipment
 
     emulator.advance(300)
     assert run_sync(W1, window_start="2026-03-10T06:00:00Z", window_end="2026-03-10T12:00:00Z").state == "success"
-    pending = [k for k, v in channel_orders(commerce).items() if v["status"] == "Pending" and v["fulfillment_channel"] == "MFN"]
+    pending = [k for k, v in channel_orders(commerce).items()
+               if v["status"] == "Pending" and v["fulfillment_channel"] == "MFN"]
     assert pending and not set(pending) & set(commerce_orders(commerce))
 
     def emulator_now():
@@ -157,7 +158,8 @@ def test_merchant_lifecycle_from_amazon_to_commerce_and_back(pipeline_env, emula
     create_shipment(commerce, order_id, "ups", "1Z999AA10123456784", now=emulator_now())
     shipped_at = emulator_now()
     # The next run pushes the tracking number (its window brings nothing new).
-    assert run_sync(W1, window_start=(end - timedelta(minutes=1)).isoformat(), window_end=end.isoformat()).state == "success"
+    assert run_sync(W1, window_start=(end - timedelta(minutes=1)).isoformat(),
+                    window_end=end.isoformat()).state == "success"
     truth = emulator.get(f"orders/{order_id}")
     assert truth["status"] == "SHIPPED" and len(truth["packages"]) == 1
     assert len([n for n in emulator.get("notifications")["notifications"] if n["orderId"] == order_id]) == 1

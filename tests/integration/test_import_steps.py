@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from amazon_channel.commerce.schema import channel_amazon_quarantine, customer_entity
-from amazon_channel.erp_export import export_new_orders
-from amazon_channel.pipeline import load_orders_step, transform_step, validate_step
+from amazon_channel.erp_export import export_orders_since_mark
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
-from tests.conftest import table_checksums
+from amazon_channel.steps import load_orders_step, transform_step, validate_step
 from tests.integration.commerce_queries import channel_orders, commerce_orders, imported, should_have_commerce_order
 from tests.integration.pipeline_steps import DEFAULT, Steps, amazon_orders
+from tests.support import table_checksums
 
 pytestmark = [pytest.mark.emulator]
 
@@ -118,23 +118,22 @@ def test_a_failure_mid_load_leaves_nothing_behind_and_a_rerun_completes(steps, c
     steps.stage("run", orders)
     before = table_checksums(steps.engine)
     broken = parse_settings({"default": {"customer_mode": "predefined", "predefined_customer_id": 999}})
-    transformed = None
+    transformed, run = None, steps.run("run")
     with pytest.raises(IntegrityError):  # the foreign key to a missing customer fails inside the load
-        validated = validate_step(steps.engine, steps.staging, steps.path("run", "extract"),
-                                  steps.path("run", "valid"), "run", broken)
-        transformed = transform_step(steps.staging, validated["staging_path"], steps.path("run", "transformed"))
-        load_orders_step(steps.engine, steps.staging, transformed["staging_path"], broken)
+        validated = validate_step(steps.engine, run, run.path("extract"), broken)
+        transformed = transform_step(run, validated["staging_path"])
+        load_orders_step(steps.engine, run, transformed["staging_path"], broken)
     assert transformed is not None
     assert {k: v for k, v in table_checksums(steps.engine).items() if k != "channel_amazon_quarantine"} == {
         k: v for k, v in before.items() if k != "channel_amazon_quarantine"}
-    load_orders_step(steps.engine, steps.staging, transformed["staging_path"], DEFAULT)  # the retried task
+    load_orders_step(steps.engine, run, transformed["staging_path"], DEFAULT)  # the retried task
     retried = table_checksums(steps.engine, surrogate_keys=False)
-    load_orders_step(steps.engine, steps.staging, transformed["staging_path"], DEFAULT)  # and once more
+    load_orders_step(steps.engine, run, transformed["staging_path"], DEFAULT)  # and once more
     assert table_checksums(steps.engine, surrogate_keys=False) == retried
 
     from amazon_channel.commerce.db import commerce_engine
-    from amazon_channel.commerce.demo import seed_catalog
     from amazon_channel.commerce.schema import metadata
+    from amazon_channel.tools.demo import seed_catalog
 
     clean = Steps(steps.engine, Staging(f"file://{tmp_path}/clean"), client)
     metadata.drop_all(steps.engine)
@@ -147,7 +146,8 @@ def test_a_failure_mid_load_leaves_nothing_behind_and_a_rerun_completes(steps, c
 def test_newer_amazon_data_is_never_overwritten_by_older(steps, client, emulator):
     emulator.advance(300)
     pending = next(o for o in amazon_orders(client, "2026-03-10T11:30:00Z", "2026-03-10T12:00:00Z")
-                   if o["fulfillment"]["fulfillmentStatus"] == "PENDING" and o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+                   if o["fulfillment"]["fulfillmentStatus"] == "PENDING"
+                   and o["fulfillment"]["fulfilledBy"] == "MERCHANT")
     emulator.advance(3 * 3600)
     newer = client.get_order(pending["orderId"])
     assert newer["lastUpdatedTime"] > pending["lastUpdatedTime"]
@@ -190,9 +190,9 @@ def test_order_settings_customers_numbers_and_fba(steps, client):
 def test_erp_export_writes_new_orders_once(steps, client):
     steps.stage("erp", amazon_orders(client))
     steps.after_extract("erp")
-    first = export_new_orders(steps.engine, steps.staging)
+    first = export_orders_since_mark(steps.engine, steps.staging)
     assert first["exported"] == len(commerce_orders(steps.engine)) > 0
-    assert export_new_orders(steps.engine, steps.staging)["exported"] == 0
+    assert export_orders_since_mark(steps.engine, steps.staging)["exported"] == 0
 
 
 def test_an_hour_without_orders_runs_cleanly(steps, client):

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from amazon_channel.commerce.load import PENDING_STATUSES
 from amazon_channel.orders_view import (
     OrderFilter,
     blocked_orders,
@@ -17,6 +16,7 @@ from amazon_channel.orders_view import (
     quarantine_count,
     sync_health,
 )
+from amazon_channel.rules import PENDING_STATUSES
 from tests.integration.commerce_queries import channel_orders
 from tests.integration.ui_data import BLOCKED_SKU, HOURS, populate
 

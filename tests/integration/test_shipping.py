@@ -20,10 +20,11 @@ from amazon_channel.commerce.schema import (
     sales_order_item,
     sales_shipment_track,
 )
-from amazon_channel.shipping import carrier_mapping, create_shipment, push_tracking, reconcile_shipments
-from tests.conftest import ROOT
+from amazon_channel.commerce.shipments import create_shipment
+from amazon_channel.shipping import carrier_mapping, push_tracking, reconcile_shipments
 from tests.integration.commerce_queries import channel_orders, commerce_orders
 from tests.integration.pipeline_steps import amazon_orders
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.emulator]
 CARRIERS = carrier_mapping(None)
@@ -78,7 +79,8 @@ def test_a_shipped_order_is_confirmed_and_completed(steps, client, emulator):
     assert reconciled["packages_new"] == 1 and reconciled["orders_completed"] == 1 and pushed["sent"] == 1
     truth = emulator.get(f"orders/{amazon_id}")
     assert truth["status"] == "SHIPPED" and len(truth["packages"]) == 1
-    assert truth["packages"][0]["carrier_code"] == "UPS" and truth["packages"][0]["tracking_number"] == "1Z999AA10123456784"
+    assert (truth["packages"][0]["carrier_code"] == "UPS"
+            and truth["packages"][0]["tracking_number"] == "1Z999AA10123456784")
     assert len(notices(emulator, amazon_id)) == 1  # the buyer hears from Amazon, once
     assert commerce_orders(steps.engine)[amazon_id]["state"] == "complete"
     assert channel_orders(steps.engine)[amazon_id]["status"] == "Shipped"
@@ -154,9 +156,11 @@ def test_a_crash_after_amazon_accepted_does_not_create_a_second_package(steps, c
     emulator.configure(slow_rate=1.0, slow_seconds=1.5)  # Amazon takes its time answering
     cfg = emulator.get("config")
     code = ("import json, os; from amazon_channel.spapi import SpApiClient, SpApiConfig; "
-            "from amazon_channel.commerce.db import commerce_engine; from amazon_channel.shipping import push_tracking; "
+            "from amazon_channel.commerce.db import commerce_engine; "
+            "from amazon_channel.shipping import push_tracking; "
             "a = json.loads(os.environ['ARGS']); "
-            "push_tracking(commerce_engine(a['url']), SpApiClient(SpApiConfig.from_connection(a['id'], a['secret'], a['extra'])))")
+            "push_tracking(commerce_engine(a['url']), "
+            "SpApiClient(SpApiConfig.from_connection(a['id'], a['secret'], a['extra'])))")
     args = {"url": commerce_url, "id": cfg["client_id"], "secret": cfg["client_secret"],
             "extra": emulator.connection_extra()}
     worker = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "ARGS": json.dumps(args)}, cwd=ROOT)
@@ -199,7 +203,8 @@ def test_fba_and_canceled_orders_are_never_shipped_from_commerce(steps, client):
     with pytest.raises(ValueError, match="only processing orders"):
         create_shipment(steps.engine, fba["increment_id"], "ups", "1Z999AA10123456784")
     with steps.engine.begin() as conn:
-        conn.execute(update(sales_order).where(sales_order.c.entity_id == orders[0]["entity_id"]).values(state="canceled"))
+        conn.execute(update(sales_order).where(sales_order.c.entity_id == orders[0]["entity_id"])
+                     .values(state="canceled"))
     with pytest.raises(ValueError, match="canceled"):
         create_shipment(steps.engine, orders[0]["increment_id"], "ups", "1Z999AA10123456784")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port
+from tests.support import ROOT, free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 
@@ -44,9 +44,9 @@ class UiServer:
 def ui(emulator_process, airflow_db, tmp_path_factory):
     """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled."""
     from amazon_channel.commerce.db import commerce_engine
-    from amazon_channel.commerce.demo import seed_catalog
     from amazon_channel.spapi import SpApiClient, SpApiConfig
     from amazon_channel.staging import Staging
+    from amazon_channel.tools.demo import seed_catalog
     from tests.integration.pipeline_steps import Steps
     from tests.integration.ui_data import populate
 
@@ -113,7 +113,8 @@ def test_the_view_is_behind_airflows_login(ui):
 
     plugins = requests.get(f"{ui.base_url}/api/v2/plugins", headers=headers, timeout=30).json()["plugins"]
     views = [v for p in plugins for v in p["external_views"]]
-    assert {"name": "Amazon Orders", "href": "/amazon-orders/", "url_route": "amazon-orders"}.items() <= views[0].items()
+    assert ({"name": "Amazon Orders", "href": "/amazon-orders/", "url_route": "amazon-orders"}.items()
+            <= views[0].items())
 
 
 def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from amazon_channel.commerce.schema import catalog_product
-from amazon_channel.shipping import carrier_mapping, create_shipment, push_tracking, reconcile_shipments
+from amazon_channel.commerce.shipments import create_shipment
+from amazon_channel.shipping import carrier_mapping, push_tracking, reconcile_shipments
 from tests.integration.commerce_queries import channel_orders, commerce_orders
 
 START = datetime(2026, 3, 9, 0, tzinfo=UTC)

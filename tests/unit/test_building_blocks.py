@@ -1,17 +1,16 @@
-"""Pure-Python pieces, no services: token bucket, windows, connection parsing, staging, the world's lifecycle."""
+"""Pure-Python pieces, no services: token bucket, connection parsing, staging, the world's lifecycle.
+(Time and extraction windows: test_time_and_windows.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from amazon_channel.emulator.world import CANCELLED, PENDING, SHIPPED, UNSHIPPED, Package, World
-from amazon_channel.extract import extraction_window, window_for_run
 from amazon_channel.ratelimit import TokenBucket
 from amazon_channel.spapi import SpApiConfig
 from amazon_channel.staging import Staging, safe_segment
-from amazon_channel.timeutil import iso_z, parse_iso
 
 pytestmark = [pytest.mark.unit]
 
@@ -43,35 +42,6 @@ def test_token_bucket_drain_forgets_burst():
     bucket = TokenBucket(rate=1, burst=10, clock=clock)
     bucket.drain()
     assert not bucket.try_acquire()
-
-
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-def test_window_adds_overlap_and_respects_two_minute_rule():
-    w = extraction_window(datetime(2026, 3, 10, 10, tzinfo=UTC), datetime(2026, 3, 10, 11, tzinfo=UTC), now=NOW)
-    assert (iso_z(w.start), iso_z(w.end)) == ("2026-03-10T09:45:00Z", "2026-03-10T11:00:00Z")
-    late = extraction_window(datetime(2026, 3, 10, 11, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC), now=NOW)
-    assert iso_z(late.end) == "2026-03-10T11:58:00Z"
-    with pytest.raises(ValueError, match="empty extraction window"):
-        extraction_window(NOW, NOW + timedelta(hours=1), timedelta(0), now=NOW)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        extraction_window(datetime(2026, 3, 10, 10), datetime(2026, 3, 10, 11), now=NOW)
-
-
-def test_window_for_run_prefers_params_and_refuses_to_guess():
-    w = window_for_run(None, None, "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", now=NOW)
-    assert (iso_z(w.start), iso_z(w.end)) == ("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
-    with pytest.raises(ValueError, match="both"):
-        window_for_run(None, None, "2026-03-01T00:00:00Z", None, now=NOW)
-    with pytest.raises(ValueError, match="no data interval"):
-        window_for_run(None, None, now=NOW)
-
-
-def test_parse_iso_rejects_naive_times():
-    assert parse_iso("2026-03-10T12:00:00Z") == NOW
-    with pytest.raises(ValueError, match="no timezone"):
-        parse_iso("2026-03-10T12:00:00")
 
 
 def test_config_from_connection():

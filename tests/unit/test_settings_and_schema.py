@@ -6,7 +6,7 @@ import pytest
 
 from amazon_channel.commerce.ddl import DIALECTS, render
 from amazon_channel.settings import parse_settings
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.unit]
 
@@ -15,7 +15,8 @@ def test_defaults_and_per_marketplace_overrides():
     settings = parse_settings(None)
     assert settings.default.customer_mode == "guest" and settings.default.new_order_status == "processing"
     assert settings.default.fba_create_order and not settings.default.reserve_pending_stock
-    custom = parse_settings('{"default": {"store_id": 2}, "marketplaces": {"A1PA6795UKMFR9": {"order_number": "amazon"}}}')
+    custom = parse_settings('{"default": {"store_id": 2}, '
+                            '"marketplaces": {"A1PA6795UKMFR9": {"order_number": "amazon"}}}')
     de = custom.for_marketplace("A1PA6795UKMFR9")
     assert (de.store_id, de.order_number) == (2, "amazon")
     assert custom.for_marketplace("ATVPDKIKX0DER").order_number == "sequence"

@@ -1,1 +1,1 @@
-"""The Commerce database: schema, dialect-aware bulk writes, and the loaders."""
+"""The Commerce database: schema, dialect-aware bulk writes, the loaders, and shipments as staff record them."""

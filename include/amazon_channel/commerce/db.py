@@ -8,6 +8,8 @@ from sqlalchemy import Table, case, create_engine, event
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from ..batching import chunked
+
 BATCH_ROWS = 5000
 
 
@@ -32,11 +34,6 @@ def _insert(conn: Connection, table: Table):
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name, mysql.insert)(table)
 
 
-def _chunks(rows: Sequence[dict]):
-    for start in range(0, len(rows), BATCH_ROWS):
-        yield rows[start:start + BATCH_ROWS]
-
-
 def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], update: Sequence[str],
            newer: str | None = None) -> None:
     """Insert rows, or update `update` columns of the existing row with the same `keys`.
@@ -48,7 +45,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[
         return
     if conn.dialect.name == "postgresql":
         return _pg_copy_merge(conn, table, rows, keys, update, newer)
-    for chunk in _chunks(rows):
+    for chunk in chunked(rows, BATCH_ROWS):
         stmt = _insert(conn, table)
         if conn.dialect.name == "mysql":
             new = stmt.inserted
@@ -72,7 +69,7 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict], keys: S
         return
     if conn.dialect.name == "postgresql":
         return _pg_copy_merge(conn, table, rows, keys, None, None)
-    for chunk in _chunks(rows):
+    for chunk in chunked(rows, BATCH_ROWS):
         stmt = _insert(conn, table)
         if conn.dialect.name == "mysql":  # a no-op update, not INSERT IGNORE, which would also hide bad data
             stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})

@@ -9,16 +9,17 @@ loading overlapping windows, changes nothing that is already right.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from ..batching import IN_LIST, chunked
+from ..rules import NOT_SHARED, PENDING_STATUSES, buyer_identity, due_for_commerce_order
 from ..settings import OrderSettings
+from ..summaries import CustomersSummary, LoadSummary, RunRecord
 from ..timeutil import parse_iso, utcnow
-from ..transform import NOT_SHARED, buyer_identity
 from .db import insert_missing, upsert
 from .notes import add_history, set_notes
 from .schema import (
@@ -37,9 +38,7 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
-MERCHANT_ORDER_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
-PENDING_STATUSES = ("Pending", "PendingAvailability")
-IN_CHUNK = 1000  # ids per IN (...) list
+FRAME_ROWS = 10_000  # rows turned into dicts at a time: a 100,000-order load never holds them all
 ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "fulfillment_channel", "purchase_date",
                  "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
                  "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
@@ -57,10 +56,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
 
 
-def _in_chunks(frame: pd.DataFrame, columns: list[str], size: int = 10_000) -> Iterable[list[dict]]:
-    """Row dicts a slice at a time: a 100,000-order load never holds them all (peak memory stays flat)."""
-    for start in range(0, len(frame), size):
-        yield _records(frame.iloc[start:start + size], columns)
+def _insert_frame(conn: Connection, table: Table, frame: pd.DataFrame, keys: list[str]) -> None:
+    """Insert the frame's rows whose `keys` are not there yet, a slice at a time (peak memory stays flat)."""
+    for part in chunked(frame, FRAME_ROWS):
+        insert_missing(conn, table, _records(part, list(frame.columns)), keys)
 
 
 def _frame(conn: Connection, query) -> pd.DataFrame:
@@ -69,17 +68,12 @@ def _frame(conn: Connection, query) -> pd.DataFrame:
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def _chunked(values: list, size: int = IN_CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 def _store_ids(frame: pd.DataFrame, settings: OrderSettings) -> pd.Series:
     stores = {mp: settings.for_marketplace(mp).store_id for mp in frame["marketplace_id"].dropna().unique()}
     return frame["marketplace_id"].map(stores)
 
 
-def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings) -> dict:
+def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings) -> CustomersSummary:
     """Create customers (email unique per website) for orders in stores set to 'create new customer'."""
     modes = {mp: settings.for_marketplace(mp) for mp in orders["marketplace_id"].dropna().unique()}
     wants = orders["marketplace_id"].map(lambda mp: modes[mp].customer_mode == "create" and modes[mp].import_enabled)
@@ -96,15 +90,14 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
                                   "firstname": eligible["firstname"], "lastname": eligible["lastname"],
                                   "created_at": eligible["purchase_date"]})
         before = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one()
-        for rows in _in_chunks(customers, list(customers.columns)):
-            insert_missing(conn, customer_entity, rows, ["email", "website_id"])
+        _insert_frame(conn, customer_entity, customers, ["email", "website_id"])
         created = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one() - before
     return {"customers_considered": len(customers), "customers_created": created}
 
 
 def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings,
-                run: dict | None = None) -> dict:
-    """`run` ({run_id, window_start, window_end, api_calls, throttled}) records the run for the sync health view."""
+                run: RunRecord | None = None) -> LoadSummary:
+    """With `run`, this run's row per marketplace is recorded for the sync health view."""
     seen = orders["marketplace_id"].value_counts()
     # FBA orders are not imported until Amazon ships them (workflow.md, FBA step 2); shipping updates their
     # last-updated time, so a later window brings them back.
@@ -119,15 +112,15 @@ def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, setti
         canceled = _cancel_orders(conn, now)
         if run is not None:
             _record_run(conn, run, seen, created, blocked, now)
-    summary = {"channel_orders_upserted": upserted, "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
-               "commerce_orders_created": created.sum(),
-               "orders_blocked": blocked.sum(), "commerce_orders_canceled": canceled}
-    summary = {k: int(v) for k, v in summary.items()}
+    summary: LoadSummary = {
+        "channel_orders_upserted": int(upserted), "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
+        "commerce_orders_created": int(created.sum()), "orders_blocked": int(blocked.sum()),
+        "commerce_orders_canceled": int(canceled)}
     log.info("load_orders: %s", summary)
     return summary
 
 
-def _record_run(conn: Connection, run: dict, seen: pd.Series, created: pd.Series, blocked: pd.Series,
+def _record_run(conn: Connection, run: RunRecord, seen: pd.Series, created: pd.Series, blocked: pd.Series,
                 now) -> None:
     """One row per marketplace the channel knows, so a quiet hour still counts as a successful window."""
     known = set(conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars()) | set(seen.index)
@@ -145,12 +138,14 @@ def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame,
     frame = orders.assign(store_id=_store_ids(orders, settings), subtotal=orders["subtotal_e4"],
                           grand_total=orders["grand_total_e4"])
     keep = ["sales_order_id", "sales_order_increment_id", "note", "amazon_order_id"]
-    for rows in _in_chunks(frame, ORDER_COLUMNS):
+    for part in chunked(frame, FRAME_ROWS):
+        rows = _records(part, ORDER_COLUMNS)
         for row in rows:
             row["subtotal"], row["grand_total"] = _money(row["subtotal"]), _money(row["grand_total"])
         upsert(conn, channel_amazon_order, rows, ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep],
                newer="last_updated")
-    for rows in _in_chunks(items.assign(unit_price=items["unit_price_e4"]), ITEM_COLUMNS):
+    for part in chunked(items.assign(unit_price=items["unit_price_e4"]), FRAME_ROWS):
+        rows = _records(part, ITEM_COLUMNS)
         for row in rows:
             row["unit_price"] = _money(row["unit_price"])
         upsert(conn, channel_amazon_order_item, rows, ["amazon_order_id", "order_item_id"],
@@ -161,19 +156,6 @@ def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame,
 def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
     known = conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars().all()
     return [mp for mp in known if want(settings.for_marketplace(mp))]
-
-
-def due_for_commerce_order(merchant_marketplaces: list[str] | None = None, fba_marketplaces: list[str] | None = None):
-    """Channel orders whose Amazon status calls for a Commerce order (workflow.md): merchant orders once Unshipped,
-    FBA orders once Shipped; optionally only in the given marketplaces."""
-    o = channel_amazon_order.c
-    merchant = and_(o.fulfillment_channel == "MFN", o.status.in_(MERCHANT_ORDER_STATUSES))
-    fba = and_(o.fulfillment_channel == "AFN", o.status == "Shipped")
-    if merchant_marketplaces is not None:
-        merchant = and_(merchant, o.marketplace_id.in_(merchant_marketplaces))
-    if fba_marketplaces is not None:
-        fba = and_(fba, o.marketplace_id.in_(fba_marketplaces))
-    return or_(merchant, fba)
 
 
 def _needs_commerce_order(conn: Connection, settings: OrderSettings):
@@ -199,22 +181,24 @@ def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
                    ["ext_order_id", "sku", "event"])
 
 
-
 def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> tuple[pd.Series, pd.Series]:
-    """Create what can be created; returns orders created and blocked, counted per marketplace."""
-    o, i = channel_amazon_order.c, channel_amazon_order_item.c
+    """Create what can be created; returns orders created and blocked, counted per marketplace.
+
+    The writes come in a fixed order (notes of blocked orders, order numbers, then each Commerce table), so
+    a re-run or another database numbers the same orders the same way.
+    """
     pending = _needs_commerce_order(conn, settings)
     candidates = _frame(conn, select(channel_amazon_order).where(pending))
     none = pd.Series(dtype=int)
     if candidates.empty:
         return none, none
-    lines = _frame(conn, select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
-                   .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending))
+    lines = _candidate_lines(conn, pending)
     blocks = _blocking_reasons(conn, candidates, lines, pending)
-    ok = candidates[~candidates["amazon_order_id"].isin(blocks.index)].sort_values(["purchase_date", "amazon_order_id"])
+    is_blocked = candidates["amazon_order_id"].isin(blocks.index)
+    ok = candidates[~is_blocked].sort_values(["purchase_date", "amazon_order_id"])
 
     set_notes(conn, blocks.to_dict(), now)
-    blocked = candidates.loc[candidates["amazon_order_id"].isin(blocks.index), "marketplace_id"].value_counts()
+    blocked = candidates.loc[is_blocked, "marketplace_id"].value_counts()
     if ok.empty:
         return none, blocked
 
@@ -222,13 +206,41 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
     websites = store_websites(conn)
     ok = ok.assign(increment_id=_increment_ids(conn, ok, mp_settings))
     ok["customer_id"] = _customer_ids(conn, ok, mp_settings, websites)
+    order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
+    buyer = _buyer(ok)
+
+    _insert_frame(conn, sales_order, _sales_order_rows(ok, order_lines, buyer, mp_settings), ["ext_order_id"])
+    entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
+    _insert_frame(conn, sales_order_item, _sales_order_item_rows(conn, order_lines, entity),
+                  ["order_id", "ext_order_item_id"])
+    _insert_frame(conn, sales_order_address, _sales_order_address_rows(ok, buyer, entity),
+                  ["parent_id", "address_type"])
+    _insert_frame(conn, inventory_reservation, _reservation_rows(conn, order_lines), ["ext_order_id", "sku", "event"])
+    _link_channel_orders(conn, ok, entity, now)
+    return ok["marketplace_id"].value_counts(), blocked
+
+
+def _candidate_lines(conn: Connection, pending) -> pd.DataFrame:
+    """The channel items of the candidate orders, with their order's fulfillment channel and purchase date."""
+    o, i = channel_amazon_order.c, channel_amazon_order_item.c
+    return _frame(conn, select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
+                  .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending))
+
+
+def _buyer(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(first name, last name, order email) of each order, placeholders included (rules.buyer_identity)."""
+    return buyer_identity(ok.astype({c: "string" for c in ("buyer_name", "ship_name", "buyer_email",
+                                                             "amazon_order_id")}))
+
+
+def _sales_order_rows(ok: pd.DataFrame, order_lines: pd.DataFrame, buyer: tuple, mp_settings: dict) -> pd.DataFrame:
+    """sales_order: one row per order. Merchant orders are processing, in the store's new-order status; FBA orders,
+    shipped by Amazon already, are complete. Shipping is what the grand total holds above the subtotal."""
+    firstname, lastname, email = buyer
     state = ok["fulfillment_channel"].map({"MFN": "processing", "AFN": "complete"})
     status = ok["marketplace_id"].map({mp: s.new_order_status for mp, s in mp_settings.items()})
     status = status.where(state == "processing", "complete")
-    order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
     qty = order_lines.groupby("amazon_order_id")["qty_ordered"].sum()
-    firstname, lastname, email = buyer_identity(ok.astype({c: "string" for c in ("buyer_name", "ship_name",
-                                                                                 "buyer_email", "amazon_order_id")}))
     sales = pd.DataFrame({
         "increment_id": ok["increment_id"], "store_id": ok["store_id"].astype(int), "state": state, "status": status,
         "customer_id": ok["customer_id"], "customer_is_guest": ok["customer_id"].isna(),
@@ -237,22 +249,27 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
         "order_currency_code": ok["currency"], "total_qty_ordered": ok["amazon_order_id"].map(qty).astype(int),
         "ext_order_id": ok["amazon_order_id"], "send_email": False,
         "created_at": ok["purchase_date"], "updated_at": ok["last_updated"]})
-    sales["shipping_amount"] = [max(g - s, Decimal(0)) for g, s in zip(sales["grand_total"], sales["subtotal"], strict=True)]
-    for rows in _in_chunks(sales, list(sales.columns)):
-        insert_missing(conn, sales_order, rows, ["ext_order_id"])
+    sales["shipping_amount"] = [max(g - s, Decimal(0))
+                                for g, s in zip(sales["grand_total"], sales["subtotal"], strict=True)]
+    return sales
 
-    entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
+
+def _sales_order_item_rows(conn: Connection, order_lines: pd.DataFrame, entity: dict) -> pd.DataFrame:
+    """sales_order_item: one row per Amazon order item, linked to its Commerce order and catalog product."""
     products = _lookup(conn, catalog_product.c.sku, catalog_product.c.entity_id, list(order_lines["sku"].unique()))
-    item_rows = pd.DataFrame({
+    return pd.DataFrame({
         "order_id": order_lines["amazon_order_id"].map(entity), "ext_order_item_id": order_lines["order_item_id"],
         "sku": order_lines["sku"], "name": order_lines["title"], "product_id": order_lines["sku"].map(products),
         "qty_ordered": order_lines["qty_ordered"], "qty_shipped": 0, "qty_canceled": 0,
         "price": order_lines["unit_price"],
         "row_total": [p * q for p, q in zip(order_lines["unit_price"], order_lines["qty_ordered"], strict=True)],
         "gift_message": order_lines["gift_message"]})
-    for rows in _in_chunks(item_rows, list(item_rows.columns)):
-        insert_missing(conn, sales_order_item, rows, ["order_id", "ext_order_item_id"])
 
+
+def _sales_order_address_rows(ok: pd.DataFrame, buyer: tuple, entity: dict) -> pd.DataFrame:
+    """sales_order_address: the shipping address, and the same again as billing. A street or phone Amazon withholds
+    (FBA) is marked NOT_SHARED and the address flagged as a placeholder."""
+    firstname, lastname, email = buyer
     fba = ok["fulfillment_channel"].eq("AFN") | ok["ship_street"].isna()
     address = pd.DataFrame({
         "parent_id": ok["amazon_order_id"].map(entity), "firstname": firstname, "lastname": lastname,
@@ -260,31 +277,33 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
         "city": ok["ship_city"], "region": ok["ship_region"], "postcode": ok["ship_postcode"],
         "country_id": ok["ship_country"], "telephone": ok["ship_phone"].fillna(NOT_SHARED),
         "email": email, "is_placeholder": fba})
-    both = pd.concat([address.assign(address_type="shipping"), address.assign(address_type="billing")])
-    for rows in _in_chunks(both, list(both.columns)):
-        insert_missing(conn, sales_order_address, rows, ["parent_id", "address_type"])
+    return pd.concat([address.assign(address_type="shipping"), address.assign(address_type="billing")])
 
-    # Merchant orders reserve stock; FBA orders never touch Commerce stock.
+
+def _reservation_rows(conn: Connection, order_lines: pd.DataFrame) -> pd.DataFrame:
+    """inventory_reservation: merchant orders reserve the stock of SKUs whose stock is managed; FBA orders never
+    touch Commerce stock."""
     merchant_lines = order_lines[order_lines["fulfillment_channel"].eq("MFN")]
     managed = _lookup(conn, catalog_product.c.sku, catalog_product.c.manage_stock, list(merchant_lines["sku"].unique()))
     merchant_lines = merchant_lines[merchant_lines["sku"].map(managed).fillna(False).astype(bool)]
-    reservations = pd.DataFrame({"sku": merchant_lines["sku"], "quantity": -merchant_lines["qty_ordered"],
-                                 "ext_order_id": merchant_lines["amazon_order_id"], "event": "order_placed"})
-    for rows in _in_chunks(reservations, list(reservations.columns)):
-        insert_missing(conn, inventory_reservation, rows, ["ext_order_id", "sku", "event"])
+    return pd.DataFrame({"sku": merchant_lines["sku"], "quantity": -merchant_lines["qty_ordered"],
+                         "ext_order_id": merchant_lines["amazon_order_id"], "event": "order_placed"})
 
+
+def _link_channel_orders(conn: Connection, ok: pd.DataFrame, entity: dict, now) -> None:
+    """channel_amazon_order: each order points at its new Commerce order, with a note (and history row) saying so."""
+    o = channel_amazon_order.c
     links = [{"b_id": oid, "sales_order_id": int(entity[oid]), "inc": inc, "note": f"Commerce order #{inc} created"}
              for oid, inc in zip(ok["amazon_order_id"], ok["increment_id"], strict=True)]
     conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id")).values(
         sales_order_id=bindparam("sales_order_id"), sales_order_increment_id=bindparam("inc"), note=bindparam("note")),
         links)
     add_history(conn, {link["b_id"]: link["note"] for link in links}, now)
-    return ok["marketplace_id"].value_counts(), blocked
 
 
 def _lookup(conn: Connection, key_column, value_column, keys: list) -> dict:
     found = {}
-    for chunk in _chunked(keys):
+    for chunk in chunked(keys, IN_LIST):
         found.update(conn.execute(select(key_column, value_column).where(key_column.in_(chunk))).all())
     return found
 
@@ -336,7 +355,8 @@ def _increment_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict) -> pd.
         last = conn.execute(select(s.last_value).where(s.store_id == store_id)).scalar_one()
         sequence = range(last - len(group) + 1, last + 1)
         store_prefix = "" if store_id == 1 else str(store_id)
-        numbers[group.index] = [f"{prefix[idx]}{store_prefix}{n:09d}" for idx, n in zip(group.index, sequence, strict=True)]
+        numbers[group.index] = [f"{prefix[idx]}{store_prefix}{n:09d}"
+                                for idx, n in zip(group.index, sequence, strict=True)]
     return numbers
 
 
@@ -349,7 +369,7 @@ def _customer_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict, website
     if create.any():
         c = customer_entity.c
         found = {}
-        for chunk in _chunked(list(ok.loc[create, "buyer_email"].unique())):
+        for chunk in chunked(list(ok.loc[create, "buyer_email"].unique()), IN_LIST):
             found.update({(e, w): i for i, e, w in conn.execute(
                 select(c.entity_id, c.email, c.website_id).where(c.email.in_(chunk))).all()})
         keys = zip(ok.loc[create, "buyer_email"], ok.loc[create, "store_id"].map(websites), strict=True)
@@ -369,7 +389,8 @@ def _cancel_orders(conn: Connection, now) -> int:
             [{"b_id": e, "b_updated": t} for e, t, _ in to_cancel])
         canceled = dict(conn.execute(select(o.sales_order_id, o.amazon_order_id)
                                      .where(o.sales_order_id.in_([e for e, _, _ in to_cancel]))).all())
-        set_notes(conn, {canceled[e]: f"Canceled by Amazon; Commerce order #{n} canceled" for e, _, n in to_cancel}, now)
+        set_notes(conn, {canceled[e]: f"Canceled by Amazon; Commerce order #{n} canceled" for e, _, n in to_cancel},
+                  now)
     held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
         channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
         .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()

@@ -8,20 +8,18 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from ..batching import IN_LIST, chunked
 from .schema import channel_amazon_order, channel_amazon_order_note
-
-IN_CHUNK = 1000
 
 
 def set_notes(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
     """Set each order's latest note; a history row is added only when the note changed, so re-runs add none."""
     o = channel_amazon_order.c
-    ids = list(notes)
     current: dict[str, str | None] = {}
-    for start in range(0, len(ids), IN_CHUNK):
-        current.update(conn.execute(select(o.amazon_order_id, o.note)
-                                    .where(o.amazon_order_id.in_(ids[start:start + IN_CHUNK]))).all())
-    changed = {order: note[:1024] for order, note in notes.items() if order in current and current[order] != note[:1024]}
+    for ids in chunked(list(notes), IN_LIST):
+        current.update(conn.execute(select(o.amazon_order_id, o.note).where(o.amazon_order_id.in_(ids))).all())
+    changed = {order: note[:1024] for order, note in notes.items()
+               if order in current and current[order] != note[:1024]}
     if changed:
         conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))
                      .values(note=bindparam("b_note")), [{"b_id": k, "b_note": v} for k, v in changed.items()])

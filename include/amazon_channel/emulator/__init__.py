@@ -1,5 +1,23 @@
-"""A real HTTP SP-API emulator for development, tests, demos and benchmarks (see app.py)."""
+"""A real HTTP SP-API emulator for development, tests, demos and benchmarks.
 
-from .app import EmulatorConfig, create_app
+`create_app(EmulatorConfig(...))` gives the FastAPI app; `python -m amazon_channel.emulator` serves it.
+
+Where things live:
+  app.py            create_app: builds the state and mounts the routers
+  state.py          EmulatorConfig; Emulator (world, clock, access tokens, rate buckets, counters, fault rng)
+  world.py          the seeded orders and their lifecycle on the emulator clock (model.py: statuses, records)
+  order_json.py     an order as Orders API v2026-01-01 renders it (items, buyer, recipient, money, packages)
+  marketplaces.py   the emulator's marketplaces (Amazon's facts from amazon_channel.rules)
+  seed_data.py      the catalog, names and addresses the world is drawn from
+  gateway.py        auth, rate limits, fault injection and headers around every Amazon-facing call
+  http.py           ApiError, Amazon's error body, query parameter parsing
+  auth_api.py       Login with Amazon: POST /auth/o2/token
+  orders_api.py     Orders v2026-01-01: searchOrders, getOrder
+  shipments_api.py  Orders v0: confirmShipment
+  admin_api.py      the emulator's own admin API under /_emulator/
+"""
+
+from .app import create_app
+from .state import EmulatorConfig
 
 __all__ = ["EmulatorConfig", "create_app"]

@@ -8,7 +8,8 @@ from dataclasses import fields
 
 import uvicorn
 
-from .app import EmulatorConfig, create_app
+from .app import create_app
+from .state import EmulatorConfig
 
 
 def main(argv: list[str] | None = None) -> None:

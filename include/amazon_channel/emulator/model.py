@@ -1,0 +1,53 @@
+"""The world's vocabulary: Amazon's fulfillment statuses and the records an order is kept as.
+
+An order is an immutable OrderRecord (what Amazon decided: creation, marketplace, channel, fate, scheduled
+status changes) plus, once the seller acts, a mutable OrderState (confirmed packages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .marketplaces import Marketplace
+
+PENDING_AVAILABILITY = "PENDING_AVAILABILITY"
+PENDING = "PENDING"
+UNSHIPPED = "UNSHIPPED"
+PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+SHIPPED = "SHIPPED"
+CANCELLED = "CANCELLED"
+UNPRICED_STATUSES = {PENDING, PENDING_AVAILABILITY}
+
+
+@dataclass
+class Package:
+    package_reference_id: str
+    carrier_code: str
+    carrier_name: str | None
+    shipping_method: str | None
+    tracking_number: str
+    ship_date: str
+    items: dict[str, int]  # orderItemId -> quantity
+    received_at: str
+    revision: int = 1
+
+
+@dataclass
+class OrderState:
+    """What the seller changed on an order (confirmed packages); the rest of the order is derived."""
+
+    packages: dict[str, Package] = field(default_factory=dict)
+    first_package_at: int | None = None
+    change_times: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    idx: int
+    order_id: str
+    created: int  # epoch seconds
+    marketplace: Marketplace
+    fba: bool
+    fate: str
+    events: tuple[tuple[int, str], ...]  # (time, status) transitions from the static lifecycle
+    seed: int

@@ -1,0 +1,300 @@
+"""Every task body of the `amazon_orders_sync` DAG, in DAG order: the DAG only wires these and maps their errors.
+
+Each step reads its input from run-scoped staging or the databases, writes its own output, and returns a small
+typed summary (the task's XCom). Every step is idempotent for a run: it replaces its staged output, and database
+writes are upserts.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from .batching import chunked
+from .commerce.db import upsert
+from .commerce.schema import channel_amazon_order, channel_amazon_quarantine, customer_entity, ensure_schema, store
+from .errors import NotRetryableError
+from .settings import OrderSettings
+from .spapi import SpApiClient
+from .staging import Staging
+from .summaries import (
+    CustomersSummary,
+    ExtractSummary,
+    LoadSummary,
+    PushSummary,
+    ReconcileSummary,
+    RunRecord,
+    SettingsSummary,
+    TransformSummary,
+    ValidateSummary,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+PUSH_BUDGET_SHARE = 0.8  # of the task's timeout: push stops sending in time to record every outcome
+PUSH_CALL_DEADLINE_S = 120  # per package; what does not go out waits for the next run
+
+
+@dataclass(frozen=True)
+class Run:
+    """One DAG run's identity and staging: each step writes under `path(step)`."""
+
+    dag_id: str
+    run_id: str
+    staging: Staging
+
+    def path(self, step: str) -> str:
+        return self.staging.run_path(self.dag_id, self.run_id, step)
+
+
+@contextmanager
+def bulk_work():
+    """Python's cyclic garbage collector rescans every live object as a step builds millions of small ones (parsed
+    JSON, row dicts): that made JSON parsing 8x slower here. So: pause it, and collect only at chunk boundaries
+    (`collect_cycles`), with everything alive before then frozen out of the scan. Reference counting still frees
+    everything else at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def collect_cycles() -> None:
+    gc.collect()
+    gc.freeze()  # the survivors (imports, accumulated results) are not scanned again
+
+
+# ---- 1. check_settings ----------------------------------------------------------------------------------------
+
+def check_settings_step(engine: Engine, settings: OrderSettings, run: Run, staging_retention_days: float
+                        ) -> SettingsSummary:
+    """Create missing tables, check that the settings point at stores and customers that exist, and delete staged
+    run folders older than the retention period (they hold buyer data)."""
+    ensure_schema(engine)
+    configured = [("default", settings.default), *((m, settings.for_marketplace(m)) for m in settings.marketplaces)]
+    customers = {mp.predefined_customer_id for _, mp in configured} - {None}
+    with engine.connect() as conn:
+        stores = set(conn.execute(select(store.c.store_id)).scalars())
+        found = set(conn.execute(select(customer_entity.c.entity_id)
+                                 .where(customer_entity.c.entity_id.in_(customers))).scalars()) if customers else set()
+    problems = []
+    for name, mp in configured:
+        if mp.store_id not in stores:
+            problems.append(f"{name}: store_id {mp.store_id} does not exist (stores: {sorted(stores)})")
+        if mp.predefined_customer_id is not None and mp.predefined_customer_id not in found:
+            problems.append(f"{name}: predefined_customer_id {mp.predefined_customer_id} does not exist")
+    if problems:
+        raise NotRetryableError("Order Settings do not match the Commerce database: " + "; ".join(problems))
+    purged = run.staging.purge(run.dag_id, staging_retention_days)
+    return {"stores": sorted(stores), "marketplace_overrides": sorted(settings.marketplaces),
+            "max_bad_share": settings.max_bad_share, "staging_runs_purged": len(purged)}
+
+
+# ---- 2. extract_orders ----------------------------------------------------------------------------------------
+
+def extract_step(client: SpApiClient, run: Run, interval_start: datetime | None, interval_end: datetime | None,
+                 window_start: str | None = None, window_end: str | None = None,
+                 overlap: timedelta | None = None) -> ExtractSummary:
+    """Stage every order Amazon changed in the run's window (explicit window params win over the interval)."""
+    from .extract import DEFAULT_OVERLAP, extract_orders, window_for_run
+
+    try:
+        window = window_for_run(interval_start, interval_end, window_start, window_end,
+                                DEFAULT_OVERLAP if overlap is None else overlap)
+    except ValueError as exc:  # no usable window: retrying cannot help
+        raise NotRetryableError(str(exc)) from None
+    return extract_orders(client, run.staging, run.path("extract"), window, client.config.marketplace_ids or None)
+
+
+# ---- 3. validate_orders --------------------------------------------------------------------------------------
+
+VALIDATE_CHUNK_ORDERS = 25_000  # orders held in memory at once; GX's fixed cost per chunk favours large ones
+
+
+def unchanged_orders(engine: Engine, orders: pd.DataFrame) -> set[int]:
+    """Positions of orders the Commerce DB already holds at this Amazon last-update time or a newer one: nothing to
+    do for them (a re-run, an overlapping window, a backfill over imported hours). Anything unparseable is checked."""
+    import pandas as pd
+
+    updated = pd.to_datetime(orders["last_updated"].astype("string"), utc=True, errors="coerce", format="ISO8601")
+    incoming = pd.DataFrame({"id": orders["order_id"], "updated": updated}).dropna()
+    incoming = incoming[incoming["id"].map(lambda v: isinstance(v, str)).astype(bool)]
+    o, stored = channel_amazon_order.c, {}
+    with engine.connect() as conn:
+        for ids in chunked(list(incoming["id"].unique()), 1000):
+            query = select(o.amazon_order_id, o.last_updated).where(o.amazon_order_id.in_(ids))
+            stored.update(conn.execute(query).all())
+    known = pd.to_datetime(incoming["id"].map(stored), utc=True)
+    return set(incoming.index[known.notna() & (known >= incoming["updated"])])
+
+
+@bulk_work()
+def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSettings,
+                  reprocess_unchanged: bool = False) -> ValidateSummary:
+    """Validate the run's changed orders plus everything still in quarantine; stage the valid ones (flat, typed
+    Parquet for the transform), quarantine the rest. Orders already loaded at this version are skipped unless
+    `reprocess_unchanged`."""
+    from .frames import OrderBatch, batch_from_orders, batches_from_pages
+    from .rules import KNOWN_MARKETPLACE_IDS
+    from .validate import validate_batch
+
+    staging, run_id, out_path = run.staging, run.run_id, run.path("valid")
+    marketplaces = KNOWN_MARKETPLACE_IDS + settings.extra_marketplace_ids
+    q = channel_amazon_quarantine.c
+    with engine.connect() as conn:
+        waiting = dict(conn.execute(select(q.quarantine_key, q.payload).where(q.resolved.is_(False))).all())
+    staging.clear(out_path)
+    failed: dict[str, dict] = {}
+    passed: set[str] = set()
+    batch_keys: set[str] = set()
+    reasons: Counter = Counter()
+    counts: Counter = Counter()
+
+    def check(batch: OrderBatch, keys: list[str], skip: set[int]) -> None:
+        failures = validate_batch(batch, marketplaces, skip)
+        for position, why in failures.items():
+            reasons.update(why)
+            order = batch.raw(position)
+            order_id = order.get("orderId") if isinstance(order, dict) else None
+            failed[keys[position]] = {
+                "quarantine_key": keys[position], "amazon_order_id": str(order_id)[:64] if order_id else None,
+                "reasons": json.dumps(why), "payload": json.dumps(order, ensure_ascii=False, default=str),
+                "first_seen_run": run_id, "last_seen_run": run_id, "resolved": False, "resolution": None}
+        valid = [p for p in range(len(batch)) if p not in skip and p not in failures]
+        passed.update(keys[p] for p in valid)
+        if valid:
+            counts["files"] += 1
+            orders, items = batch.rows(valid, offset=counts["numbered"])
+            staging.write_frame(out_path, f"valid-{counts['files']:05d}-orders.parquet", orders)
+            staging.write_frame(out_path, f"valid-{counts['files']:05d}-items.parquet", items)
+        counts["valid"] += len(valid)
+        counts["numbered"] += len(batch)
+
+    for batch in batches_from_pages(staging.read_bytes(extract_path, ".json"), VALIDATE_CHUNK_ORDERS):
+        skip = set() if reprocess_unchanged else unchanged_orders(engine, batch.orders)
+        counts["extracted"] += len(batch)
+        counts["checked"] += len(batch) - len(skip)
+        keys = batch.quarantine_keys()
+        batch_keys.update(keys[p] for p in range(len(batch)) if p not in skip)
+        check(batch, keys, skip)
+        del batch
+        collect_cycles()  # validation (GX) leaves reference cycles
+    reexamined = [json.loads(payload) for key, payload in waiting.items() if key not in batch_keys]
+    if reexamined:
+        batch = batch_from_orders(reexamined)
+        check(batch, batch.quarantine_keys(), set())
+
+    passed -= set(failed)
+    released = [key for key in waiting if key in passed]
+    with engine.begin() as conn:
+        upsert(conn, channel_amazon_quarantine, list(failed.values()), ["quarantine_key"],
+               ["amazon_order_id", "reasons", "payload", "last_seen_run", "resolved", "resolution"])
+        if released:
+            conn.execute(update(channel_amazon_quarantine).where(q.quarantine_key.in_(released))
+                         .values(resolved=True, resolution=f"passed validation in run {run_id}"))
+    bad_in_batch = sum(1 for key in batch_keys if key in failed)
+    share = bad_in_batch / counts["checked"] if counts["checked"] else 0.0
+    summary: ValidateSummary = {
+        "staging_path": out_path, "extracted": counts["extracted"],
+        "unchanged_skipped": counts["extracted"] - counts["checked"], "checked": counts["checked"],
+        "reexamined_from_quarantine": len(reexamined), "valid": counts["valid"], "quarantined": len(failed),
+        "new_in_quarantine": len(set(failed) - set(waiting)), "released_from_quarantine": len(released),
+        "bad_share": round(share, 4), "top_reasons": reasons.most_common(5)}
+    log.info("validation: %s", summary)
+    if share > settings.max_bad_share:
+        raise ValueError(f"{bad_in_batch} of {counts['checked']} orders ({share:.0%}) failed validation, above the "
+                         f"max_bad_share of {settings.max_bad_share:.0%}; they are in channel_amazon_quarantine. "
+                         f"Most common reasons: {summary['top_reasons']}")
+    return summary
+
+
+def data_quality_alert(summary: ValidateSummary) -> dict | None:
+    """The detail of a data-quality alert when this run put new rows into quarantine, else None."""
+    if not summary["new_in_quarantine"]:
+        return None
+    return {k: summary[k] for k in ("checked", "quarantined", "new_in_quarantine", "bad_share", "top_reasons")}
+
+
+# ---- 4. transform_orders -------------------------------------------------------------------------------------
+
+@bulk_work()
+def transform_step(run: Run, valid_path: str) -> TransformSummary:
+    """pandas: exact money, Amazon status to channel status and Commerce state; staging only."""
+    from .transform import transform
+
+    staging, out_path = run.staging, run.path("transformed")
+    orders, items = transform(staging.read_frames(valid_path, "-orders.parquet"),
+                              staging.read_frames(valid_path, "-items.parquet"))
+    staging.clear(out_path)
+    staging.write_frame(out_path, "orders.parquet", orders)
+    staging.write_frame(out_path, "items.parquet", items)
+    return {"staging_path": out_path, "orders": len(orders), "items": len(items),
+            "by_status": orders["status"].value_counts().sort_index().to_dict(),
+            "commerce_state": orders["commerce_state"].value_counts().sort_index().to_dict()}
+
+
+# ---- 5./6. load_customers, load_orders ------------------------------------------------------------------------
+
+@bulk_work()
+def load_customers_step(engine: Engine, run: Run, transformed_path: str, settings: OrderSettings
+                        ) -> CustomersSummary:
+    """Customers for stores set to "create new customer"; an existing e-mail is reused."""
+    from .commerce.load import load_customers
+
+    return load_customers(engine, run.staging.read_frame(transformed_path, "orders.parquet"), settings)
+
+
+def run_record(run: Run, extracted: ExtractSummary) -> RunRecord:
+    return {"run_id": run.run_id, "window_start": extracted["window_start"], "window_end": extracted["window_end"],
+            "api_calls": extracted["api_calls"], "throttled": extracted["throttled"]}
+
+
+@bulk_work()
+def load_orders_step(engine: Engine, run: Run, transformed_path: str, settings: OrderSettings,
+                     extracted: ExtractSummary | None = None) -> LoadSummary:
+    """One transaction: channel tables, Commerce orders for every due order, cancellations; with `extracted`, the
+    run's row in sync health."""
+    from .commerce.load import load_orders
+
+    return load_orders(engine, run.staging.read_frame(transformed_path, "orders.parquet"),
+                       run.staging.read_frame(transformed_path, "items.parquet"), settings,
+                       run_record(run, extracted) if extracted else None)
+
+
+# ---- 7./8. reconcile_shipments, push_tracking -----------------------------------------------------------------
+
+def reconcile_step(engine: Engine, carrier_mapping_json: str | None) -> ReconcileSummary:
+    """New Commerce shipments become outbox packages; shipped orders complete; listed packages are confirmed."""
+    from .shipping import carrier_mapping, reconcile_shipments
+
+    try:
+        carriers = carrier_mapping(carrier_mapping_json)
+    except ValueError as exc:
+        raise NotRetryableError(str(exc)) from None
+    return reconcile_shipments(engine, carriers)
+
+
+def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta) -> PushSummary:
+    """confirmShipment for each pending package, stopping in time to record every outcome before the task's
+    timeout; one package never waits longer than PUSH_CALL_DEADLINE_S."""
+    from .shipping import push_tracking
+
+    client.config.deadline = min(client.config.deadline, PUSH_CALL_DEADLINE_S)
+    return push_tracking(engine, client, time_budget=task_timeout.total_seconds() * PUSH_BUDGET_SHARE)

@@ -1,0 +1,1 @@
+"""Command-line tools and demo data: not part of the pipeline (no DAG task imports them)."""

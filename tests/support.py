@@ -1,0 +1,199 @@
+"""Test support (no fixtures): paths, the emulator's start arguments and admin client, per-run server databases,
+and helpers the integration tests share. Fixtures live in tests/conftest.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "tests" / "spapi_models"  # Amazon's official models (Apache-2.0), see its README
+# A fixed, stopped emulator clock makes windows and ground truth repeatable: nothing changes at "Amazon" between a
+# run and the test's look at the ground truth unless the test advances the clock.
+EMULATOR_CLOCK = "2026-03-10T12:00:00Z"
+EMULATOR_ARGS = ["--seed", "7", "--orders", "6000", "--history-days", "10", "--future-days", "2",
+                 "--clock-start", EMULATOR_CLOCK, "--clock-speed", "0", "--rate-scale", "2000"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmulatorServer:
+    """A running emulator process and its admin API."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.admin = requests.Session()
+
+    def reset(self) -> None:
+        self.admin.post(f"{self.base_url}/_emulator/reset").raise_for_status()
+
+    def configure(self, **changes) -> dict:
+        response = self.admin.patch(f"{self.base_url}/_emulator/config", json=changes)
+        response.raise_for_status()
+        return response.json()
+
+    def advance(self, seconds: float) -> str:
+        response = self.admin.post(f"{self.base_url}/_emulator/clock/advance", params={"seconds": seconds})
+        response.raise_for_status()
+        return response.json()["now"]
+
+    def get(self, path: str, **params) -> dict:
+        response = self.admin.get(f"{self.base_url}/_emulator/{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def truth(self, after: str, before: str) -> list[dict]:
+        return self.get("orders", lastUpdatedAfter=after, lastUpdatedBefore=before)["orders"]
+
+    def token(self) -> str:
+        cfg = self.get("config")
+        response = requests.post(f"{self.base_url}/auth/o2/token", data={
+            "grant_type": "refresh_token", "refresh_token": cfg["refresh_token"],
+            "client_id": cfg["client_id"], "client_secret": cfg["client_secret"]})
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def connection_extra(self) -> dict:
+        return {"refresh_token": self.get("config")["refresh_token"], "region": "na",
+                "endpoint": self.base_url, "lwa_endpoint": f"{self.base_url}/auth/o2/token",
+                "backoff_base": 0.05, "backoff_cap": 0.5, "deadline": 120}
+
+
+# ---- a Commerce database of its own per test run on each server -------------------------------------------
+
+# The servers the database tests use: dialect -> (environment variable naming another server, default).
+# A database in such a URL is only where CREATE/DROP DATABASE run; the tests' own database is made per run.
+COMMERCE_SERVERS = {
+    "postgresql": ("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432"),
+    "mariadb": ("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"),
+}
+TEST_DATABASE_PREFIX = "amazon_channel_test_"
+
+
+class ServerDatabases:
+    """One uniquely named database per test run on each server, created on first use and dropped by `drop_all`.
+
+    Two test runs on one machine (or CI jobs sharing a server) never see each other's tables. A server that
+    cannot be reached or refuses to create the database is remembered, so later tests fail or skip at once.
+    """
+
+    def __init__(self, servers: dict[str, tuple[str, str]] = COMMERCE_SERVERS, environ=os.environ):
+        self.name = f"{TEST_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        self.servers = {dialect: environ.get(variable) or default for dialect, (variable, default) in servers.items()}
+        self.created: dict[str, str] = {}  # dialect -> URL of the run's database
+        self.errors: dict[str, Exception] = {}
+
+    def url(self, dialect: str) -> str:
+        """The run's database on that server, created on first call; raises what the server raised."""
+        if dialect in self.errors:
+            raise self.errors[dialect]
+        if dialect not in self.created:
+            try:
+                self.created[dialect] = self._create(dialect)
+            except Exception as exc:
+                self.errors[dialect] = exc
+                raise
+        return self.created[dialect]
+
+    def _admin(self, dialect: str):
+        """An engine on the server for CREATE/DROP DATABASE (PostgreSQL: the `postgres` database by default)."""
+        url = make_url(self.servers[dialect])
+        if dialect == "postgresql" and not url.database:
+            url = url.set(database="postgres")
+        return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool,
+                             connect_args={"connect_timeout": 10})
+
+    def _create(self, dialect: str) -> str:
+        engine = self._admin(dialect)
+        try:
+            with engine.connect() as conn:
+                if dialect == "postgresql":
+                    conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+                else:
+                    conn.execute(text(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+        finally:
+            engine.dispose()
+        return make_url(self.servers[dialect]).set(database=self.name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> list[str]:
+        """Drop every database this run created (closing other sessions still on it); returns the failures."""
+        failures = []
+        for dialect in list(self.created):
+            engine = self._admin(dialect)
+            try:
+                with engine.connect() as conn:
+                    if dialect == "postgresql":
+                        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                          "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": self.name})
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
+                    else:
+                        sessions = conn.execute(text("SELECT id FROM information_schema.processlist "
+                                                     "WHERE db = :name AND id <> CONNECTION_ID()"),
+                                                {"name": self.name}).scalars().all()
+                        for session_id in sessions:
+                            try:
+                                conn.execute(text(f"KILL {int(session_id)}"))
+                            except Exception:  # it ended by itself meanwhile
+                                pass
+                        conn.execute(text(f"DROP DATABASE IF EXISTS `{self.name}`"))
+                del self.created[dialect]
+            except Exception as exc:
+                failures.append(f"{dialect}: could not drop database {self.name}: {exc}")
+            finally:
+                engine.dispose()
+        return failures
+
+
+# ---- helpers for pipeline tests ------------------------------------------------------------------------------
+
+def table_checksums(engine, surrogate_keys: bool = True) -> dict[str, str]:
+    """sha256 of every Commerce table's rows: equal checksums mean identical content.
+
+    With surrogate_keys=False, auto-increment ids and the foreign keys holding them are left out: PostgreSQL
+    and MariaDB do not give back ids a rolled-back transaction used, so only the business content can equal a
+    clean run's after a failure. The run log tables grow with every run by design and are left out; so is the
+    wall-clock time of note history rows when comparing separate databases.
+    """
+    from sqlalchemy import select
+
+    from amazon_channel.commerce.schema import RUN_LOG_TABLES, metadata
+
+    sums = {}
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if table.name in RUN_LOG_TABLES:
+                continue
+            columns = [c for c in table.columns if surrogate_keys or not (
+                (c.primary_key and c.autoincrement is True) or c.foreign_keys or c.name == "noted_at")]
+            rows = [repr(tuple(row)) for row in conn.execute(select(*columns).order_by(*table.primary_key.columns))]
+            digest = hashlib.sha256()
+            for row in rows if surrogate_keys else sorted(rows):
+                digest.update(row.encode())
+            sums[table.name] = digest.hexdigest()
+    return sums
+
+
+def set_order_settings(monkeypatch, settings: dict) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_AMAZON_CHANNEL_ORDER_SETTINGS", json.dumps(settings))
+
+
+def run_sync(interval_end, **conf):
+    """Run amazon_orders_sync with dag.test for the hourly interval ending at `interval_end`."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("amazon_orders_sync")
+    run = dag.test(logical_date=interval_end, run_conf=conf or None)
+    return run
