@@ -149,10 +149,13 @@ class OrderBatch:
 
     def raw(self, position: int):
         """Order `position` as decoded JSON (for the quarantine's payload)."""
-        for first, source in reversed(self._sources):
+        for index in range(len(self._sources) - 1, -1, -1):
+            first, source = self._sources[index]
             if position >= first:
-                orders = source if isinstance(source, list) else msgspec.json.decode(source)["orders"]
-                return orders[position - first]
+                if not isinstance(source, list):  # decoded once, for the page's first order to quarantine
+                    source = msgspec.json.decode(source)["orders"]
+                    self._sources[index] = (first, source)
+                return source[position - first]
         raise IndexError(position)
 
     def quarantine_keys(self) -> list[str]:
@@ -238,8 +241,6 @@ def batch_from_orders(orders: list) -> OrderBatch:
 
 
 def _combine(parts: list, sources: list) -> OrderBatch:
-    if not parts:
-        return batch_from_orders([])
     order_frames, item_frames, problems = [], [], {}
     for first, (orders, items, part_problems) in parts:
         order_frames.append(orders)
