@@ -75,11 +75,6 @@ class Staging:
             with self.fs.open(name, "rb") as handle:
                 yield handle.read()
 
-    def read_json_files(self, path: str):
-        """Yield the JSON documents under `path` in name order."""
-        for data in self.read_bytes(path, ".json"):
-            yield msgspec.json.decode(data)
-
     def write_frame(self, path: str, name: str, frame) -> None:
         with fsspec.open(f"{path}/{name}", "wb") as handle:
             frame.to_parquet(handle, index=False)

@@ -24,7 +24,6 @@ from .commerce.db import upsert
 from .commerce.schema import channel_amazon_order, channel_amazon_quarantine, customer_entity, ensure_schema, store
 from .errors import NotRetryableError
 from .settings import OrderSettings
-from .spapi import SpApiClient
 from .staging import Staging
 from .summaries import (
     CustomersSummary,
@@ -40,6 +39,8 @@ from .summaries import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .spapi import SpApiClient
 
 log = logging.getLogger(__name__)
 
