@@ -90,9 +90,10 @@ class ServerDatabases:
     cannot be reached or refuses to create the database is remembered, so later tests fail or skip at once.
     """
 
-    def __init__(self, servers: dict[str, tuple[str, str]] = COMMERCE_SERVERS, environ=os.environ):
+    def __init__(self):
         self.name = f"{TEST_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
-        self.servers = {dialect: environ.get(variable) or default for dialect, (variable, default) in servers.items()}
+        self.servers = {dialect: os.environ.get(variable) or default
+                        for dialect, (variable, default) in COMMERCE_SERVERS.items()}
         self.created: dict[str, str] = {}  # dialect -> URL of the run's database
         self.errors: dict[str, Exception] = {}
 

@@ -121,7 +121,7 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
 
         counts["orders_completed"] += _complete_shipped_orders(conn, now)
         counts["channel_orders_moved"] += _move_channel_status(conn)
-    summary = ReconcileSummary(**dict(sorted(counts.items())))
+    summary: ReconcileSummary = dict(sorted(counts.items()))
     log.info("reconcile_shipments: %s", summary)
     return summary
 
@@ -238,7 +238,7 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
             continue
         _set_state(engine, package["id"], state="sent", last_error=None)  # after Amazon accepted it
         counts["sent"] += 1
-    summary = PushSummary(**dict(sorted(counts.items())), rejected=rejected[:20])
+    summary: PushSummary = {**dict(sorted(counts.items())), "rejected": rejected[:20]}
     log.info("push_tracking: %s", {k: v for k, v in summary.items() if k != "rejected"})
     return summary
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from .batching import chunked
+from .batching import IN_LIST, chunked
 from .commerce.db import upsert
 from .commerce.schema import channel_amazon_order, channel_amazon_quarantine, customer_entity, ensure_schema, store
 from .errors import NotRetryableError
@@ -139,7 +139,7 @@ def unchanged_orders(engine: Engine, orders: pd.DataFrame) -> set[int]:
     incoming = incoming[incoming["id"].map(lambda v: isinstance(v, str)).astype(bool)]
     o, stored = channel_amazon_order.c, {}
     with engine.connect() as conn:
-        for ids in chunked(list(incoming["id"].unique()), 1000):
+        for ids in chunked(list(incoming["id"].unique()), IN_LIST):
             query = select(o.amazon_order_id, o.last_updated).where(o.amazon_order_id.in_(ids))
             stored.update(conn.execute(query).all())
     known = pd.to_datetime(incoming["id"].map(stored), utc=True)

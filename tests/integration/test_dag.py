@@ -74,10 +74,12 @@ def test_interval_run_extracts_the_windows_orders(airflow_db, sp_api_connection,
 
 
 @pytest.mark.emulator
-def test_manual_run_without_interval_needs_a_window(airflow_db, sp_api_connection, emulator):
-    from amazon_channel.extract import window_for_run
+def test_manual_run_without_interval_fails_at_once_naming_the_params(client, tmp_path):
+    """No interval and no window params: the extract step fails without retries, saying what to give."""
+    from amazon_channel.errors import NotRetryableError
+    from amazon_channel.staging import Staging
+    from amazon_channel.steps import Run, extract_step
 
-    with pytest.raises(ValueError, match="window_start and window_end"):
-        window_for_run(None, None)
-    window = window_for_run(None, None, "2026-03-09T00:00:00Z", "2026-03-09T06:00:00Z")
-    assert (window.start.hour, window.end.hour) == (0, 6)
+    run = Run("amazon_orders_sync", "manual__2026-03-09T10:00:00+00:00", Staging(f"file://{tmp_path}"))
+    with pytest.raises(NotRetryableError, match="window_start and window_end"):
+        extract_step(client, run, None, None)

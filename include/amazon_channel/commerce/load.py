@@ -184,8 +184,8 @@ def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
 def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> tuple[pd.Series, pd.Series]:
     """Create what can be created; returns orders created and blocked, counted per marketplace.
 
-    The writes come in a fixed order (notes of blocked orders, order numbers, then each Commerce table), so
-    a re-run or another database numbers the same orders the same way.
+    Orders are numbered oldest first (purchase date, then Amazon order id) within each store, so a re-run or
+    another database numbers the same orders the same way.
     """
     pending = _needs_commerce_order(conn, settings)
     candidates = _frame(conn, select(channel_amazon_order).where(pending))

@@ -1,6 +1,6 @@
 """The marketplaces the emulator sells in, and how the seeded world uses them.
 
-Amazon's facts about a marketplace (id, name, country, currency and its decimals, region) come from
+Amazon's facts about a marketplace (id, name, country, currency and its decimals) come from
 amazon_channel.rules; only what is the emulator's own is written here: a short code (keys seed_data's names,
 cities and streets), the factor turning catalog USD prices into the local currency, and the share of orders.
 Searches accept only these marketplaces; any other marketplaceId is answered with a 400.
@@ -23,7 +23,6 @@ class Marketplace:
     currency: str
     decimals: int  # minor-unit digits of the currency
     country: str  # ISO 3166 (the UK is GB)
-    region: str  # the SP-API region that serves it: na, eu or fe
     price_factor: Decimal  # catalog prices are in USD; this turns them into the local currency
     weight: int  # relative share of the seeded orders
 
@@ -36,7 +35,7 @@ class Marketplace:
 def _marketplace(code: str, marketplace_id: str, price_factor: str, weight: int) -> Marketplace:
     amazon = AMAZON_MARKETPLACES[marketplace_id]
     return Marketplace(code, marketplace_id, amazon.name, amazon.currency, CURRENCY_DECIMALS[amazon.currency],
-                       amazon.country, amazon.region, Decimal(price_factor), weight)
+                       amazon.country, Decimal(price_factor), weight)
 
 
 MARKETPLACES = (

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..commerce.db import commerce_engine, insert_missing
 from ..commerce.schema import catalog_product, channel_amazon_order, ensure_schema, sales_order, sales_order_item
 from ..commerce.shipments import create_shipment
-from ..emulator.world import CATALOG
+from ..emulator.seed_data import CATALOG
 
 CARRIERS = [("ups", "UPS"), ("usps", "USPS"), ("dhl", "DHL"), ("acme_freight", "ACME Freight")]  # the last: "Other"
 
