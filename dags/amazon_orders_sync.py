@@ -133,8 +133,9 @@ def amazon_orders_sync():
         from amazon_channel.steps import data_quality_alert, validate_step
 
         context = get_current_context()
-        summary = validate_step(commerce_engine(), current_run(), extracted["staging_path"], order_settings(),
-                                context["params"]["reprocess_unchanged"])
+        with fail_fast():
+            summary = validate_step(commerce_engine(), current_run(), extracted["staging_path"], order_settings(),
+                                    context["params"]["reprocess_unchanged"])
         if detail := data_quality_alert(summary):
             try:
                 ChannelAlert("data_quality", detail)(context)
@@ -147,7 +148,8 @@ def amazon_orders_sync():
         """pandas: exact money, Amazon status to channel status and Commerce state. Staging only; safe to re-run."""
         from amazon_channel.steps import transform_step
 
-        return transform_step(current_run(), validated["staging_path"])
+        with fail_fast():
+            return transform_step(current_run(), validated["staging_path"])
 
     @task(task_display_name="Load customers")
     def load_customers(transformed: dict) -> dict:
@@ -155,7 +157,9 @@ def amazon_orders_sync():
         Safe to re-run."""
         from amazon_channel.steps import load_customers_step
 
-        return load_customers_step(commerce_engine(), current_run(), transformed["staging_path"], order_settings())
+        with fail_fast():
+            return load_customers_step(commerce_engine(), current_run(), transformed["staging_path"],
+                                       order_settings())
 
     @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
     def load_orders(transformed: dict, extracted: dict) -> dict:
@@ -164,8 +168,9 @@ def amazon_orders_sync():
         or backfilling never makes a second Commerce order for an Amazon order."""
         from amazon_channel.steps import load_orders_step
 
-        summary = load_orders_step(commerce_engine(), current_run(), transformed["staging_path"], order_settings(),
-                                   extracted)
+        with fail_fast():
+            summary = load_orders_step(commerce_engine(), current_run(), transformed["staging_path"],
+                                       order_settings(), extracted)
         get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
         return summary
 
@@ -189,7 +194,8 @@ def amazon_orders_sync():
         re-run re-sends the same packageReferenceId, which edits rather than duplicates the package."""
         from amazon_channel.steps import push_step
 
-        return push_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
+        with fail_fast():
+            return push_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
 
     @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0,
           on_failure_callback=None)  # the failed task has already alerted

@@ -65,12 +65,18 @@ def order_settings() -> OrderSettings:
 
 @contextmanager
 def fail_fast() -> Iterator[None]:
-    """A mistake retrying cannot fix fails the task at once, with its message, instead of after every retry."""
+    """A mistake retrying cannot fix (see `amazon_channel.errors`) fails the task at once, naming the fix, instead of
+    after every retry; anything else is raised as it is and retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from amazon_channel.errors import NotRetryableError
+    from amazon_channel.errors import not_retryable_reason
 
     try:
         yield
-    except NotRetryableError as exc:
-        raise AirflowFailException(str(exc)) from None
+    except AirflowFailException:
+        raise
+    except Exception as exc:
+        reason = not_retryable_reason(exc)
+        if reason is None:
+            raise
+        raise AirflowFailException(reason) from exc

@@ -11,10 +11,10 @@ emulator), lwa_endpoint (token URL), sandbox, timeout, deadline. Example for the
 
 from __future__ import annotations
 
-from airflow.sdk import BaseHook
+from channel_hook import ChannelHook
 
 
-class AmazonSpApiHook(BaseHook):
+class AmazonSpApiHook(ChannelHook):
     conn_name_attr = "amazon_sp_api_conn_id"
     default_conn_name = "amazon_sp_api"
     conn_type = "generic"
@@ -25,13 +25,20 @@ class AmazonSpApiHook(BaseHook):
         self.amazon_sp_api_conn_id = amazon_sp_api_conn_id
 
     def get_config(self):
+        from amazon_channel.errors import NotRetryableError
+        from amazon_channel.rules import marketplaces_outside_region
         from amazon_channel.spapi import SpApiConfig
 
-        conn = self.get_connection(self.amazon_sp_api_conn_id)
+        conn = self.channel_connection(self.amazon_sp_api_conn_id)
         try:
-            return SpApiConfig.from_connection(conn.login, conn.password, conn.extra_dejson)
-        except ValueError as exc:
-            raise ValueError(f"connection {self.amazon_sp_api_conn_id!r}: {exc}") from None
+            config = SpApiConfig.from_connection(conn.login, conn.password, conn.extra_dejson)
+        except (ValueError, TypeError) as exc:
+            raise NotRetryableError(f"connection {self.amazon_sp_api_conn_id!r}: {exc}") from None
+        if wrong := marketplaces_outside_region(config.region, config.marketplace_ids):
+            raise NotRetryableError(
+                f"connection {self.amazon_sp_api_conn_id!r}: extra.marketplace_ids {wrong} are not served by region "
+                f"{config.region!r}. Fix: one connection per region, each listing only its own marketplaces")
+        return config
 
     def get_conn(self):
         from amazon_channel.spapi import SpApiClient

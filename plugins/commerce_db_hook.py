@@ -6,10 +6,10 @@ Connection: extra `url` = a SQLAlchemy URL (`sqlite:////path/commerce.db`, `post
 
 from __future__ import annotations
 
-from airflow.sdk import BaseHook
+from channel_hook import ChannelHook
 
 
-class CommerceDbHook(BaseHook):
+class CommerceDbHook(ChannelHook):
     conn_name_attr = "commerce_db_conn_id"
     default_conn_name = "commerce_db"
     conn_type = "generic"
@@ -20,9 +20,11 @@ class CommerceDbHook(BaseHook):
         self.commerce_db_conn_id = commerce_db_conn_id
 
     def get_url(self) -> str:
-        url = self.get_connection(self.commerce_db_conn_id).extra_dejson.get("url")
+        from amazon_channel.errors import NotRetryableError
+
+        url = self.channel_connection(self.commerce_db_conn_id).extra_dejson.get("url")
         if not url:
-            raise ValueError(f"connection {self.commerce_db_conn_id!r} needs extra.url, "
+            raise NotRetryableError(f"connection {self.commerce_db_conn_id!r} needs extra.url, "
                              "the Commerce DB's SQLAlchemy URL")
         return url
 

@@ -53,6 +53,11 @@ MARKETPLACE_BY_ID = {m.marketplace_id: m for m in MARKETPLACES}
 KNOWN_MARKETPLACE_IDS = [m.marketplace_id for m in MARKETPLACES]
 MARKETPLACE_NAMES = {m.marketplace_id: m.name for m in MARKETPLACES}
 
+def marketplaces_outside_region(region: str, marketplace_ids: list[str]) -> list[str]:
+    """Known marketplaces the region's endpoint does not serve (Amazon answers 400 InvalidInput for them)."""
+    return [m for m in marketplace_ids if m in MARKETPLACE_BY_ID and MARKETPLACE_BY_ID[m].region != region]
+
+
 # ISO 4217 currencies Amazon marketplaces use, with their minor-unit digits (JPY has none).
 CURRENCY_DECIMALS = {"USD": 2, "CAD": 2, "MXN": 2, "BRL": 2, "GBP": 2, "EUR": 2, "SEK": 2, "PLN": 2, "TRY": 2,
                      "EGP": 2, "AED": 2, "SAR": 2, "INR": 2, "JPY": 0, "AUD": 2, "SGD": 2, "ZAR": 2, "CNY": 2}

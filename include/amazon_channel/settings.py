@@ -23,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import NotRetryableError
+
 VARIABLE_NAME = "amazon_channel_order_settings"
 
 
@@ -66,7 +68,7 @@ class OrderSettings(BaseModel):
         try:
             return MarketplaceSettings(**{**self.default.model_dump(), **override})
         except ValidationError as exc:
-            raise ValueError(f"marketplaces.{marketplace_id}: {_describe(exc)}") from None
+            raise NotRetryableError(f"marketplaces.{marketplace_id}: {_describe(exc)}") from None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -74,16 +76,17 @@ def _describe(exc: ValidationError) -> str:
 
 
 def parse_settings(raw: str | dict | None) -> OrderSettings:
-    """Settings from the Variable's JSON (or a dict); None means defaults. Raises ValueError with a clear message."""
+    """Settings from the Variable's JSON (or a dict); None means defaults. Raises NotRetryableError (a ValueError)
+    with a clear message."""
     if raw in (None, ""):
         return OrderSettings()
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
-        raise ValueError(f"Order Settings ({VARIABLE_NAME}) are not valid JSON: {exc}") from None
+        raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) are not valid JSON: {exc}") from None
     try:
         return OrderSettings(**data)
     except ValidationError as exc:
-        raise ValueError(f"Order Settings ({VARIABLE_NAME}) are invalid: {_describe(exc)}") from None
+        raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) are invalid: {_describe(exc)}") from None
     except TypeError:
-        raise ValueError(f"Order Settings ({VARIABLE_NAME}) must be a JSON object") from None
+        raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) must be a JSON object") from None
