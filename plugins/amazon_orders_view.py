@@ -12,16 +12,24 @@ Times are shown in UTC.
 from __future__ import annotations
 
 import os
-from datetime import date
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
+
+if TYPE_CHECKING:
+    from amazon_channel.orders_view import OrderFilter
 
 COMMERCE_DB_CONN_ID = "commerce_db"
 MOUNT = "/amazon-orders"
@@ -91,43 +99,121 @@ def _page(request: Request, name: str, **context) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"base": request.scope.get("root_path", ""), **context})
 
 
+# ---- the grid's query parameters: every one is parsed and checked here, and a bad one is a 400 naming it ----
+
+TEXT_FILTERS = {"order_number": 64, "buyer_name": 255, "status": 32, "marketplace_id": 32}  # longest column value
+MONEY_INTEGER_DIGITS, MONEY_PLACES = 16, 4  # Money is Numeric(20,4): 16 digits before the point, 4 after
+FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9999, 12, 31)  # the DATETIME range of every Commerce DB dialect
+MAX_PAGE = 1_000_000_000  # a page past the last shows the last; beyond this the number is nonsense
+GRID_PARAMS = ("purchased_from", "purchased_to", *TEXT_FILTERS, "total_min", "total_max", "sort", "dir", "page",
+               "page_size")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
+
+
+def _bad(field: str, message: str) -> HTTPException:
+    return HTTPException(400, f"{field} {message}")
+
+
+def _shown(value: str) -> str:
+    """The offending value for an error message, cut short: the message names the field, not a megabyte of input."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")
+
+
+def _text(value: str | None, field: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > TEXT_FILTERS[field]:
+        raise _bad(field, f"must be at most {TEXT_FILTERS[field]} characters, not {len(value)}")
+    if any(unicodedata.category(c) == "Cc" for c in value):  # NUL, line breaks, escapes: no order has them
+        raise _bad(field, f"must not contain control characters: {_shown(value)}")
+    return value
+
+
 def _decimal(value: str | None, field: str) -> Decimal | None:
+    """A money bound: a finite number that Money(20,4) can hold, so every dialect compares it exactly."""
     if not value:
         return None
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
-        raise HTTPException(400, f"{field} must be a number, not {value!r}") from None
+        raise _bad(field, f"must be a number, not {_shown(value)}") from None
+    if not number.is_finite():  # NaN, sNaN (which raises on comparison), Infinity
+        raise _bad(field, f"must be a finite number, not {_shown(value)}")
+    if number.copy_abs() >= Decimal(10) ** MONEY_INTEGER_DIGITS:  # copy_abs: no context, so no Overflow
+        raise _bad(field, f"must have at most {MONEY_INTEGER_DIGITS} digits before the decimal point, "
+                          f"not {_shown(value)}")
+    exact = number.quantize(Decimal(1).scaleb(-MONEY_PLACES))
+    if exact != number:
+        raise _bad(field, f"must have at most {MONEY_PLACES} decimal places, not {_shown(value)}")
+    return exact
 
 
-def _date(value: str | None, field: str) -> date | None:
+def _date(value: str | None, field: str, last: date = LAST_DAY) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(400, f"{field} must be a date (YYYY-MM-DD), not {value!r}") from None
+        raise _bad(field, f"must be a date (YYYY-MM-DD), not {_shown(value)}") from None
+    if not FIRST_DAY <= day <= last:
+        raise _bad(field, f"must be a date from {FIRST_DAY} to {last}, not {_shown(value)}")
+    return day
+
+
+def _whole(value: str | None, field: str, default: int, allowed: range | tuple[int, ...]) -> int:
+    if not value:
+        return default
+    number = int(value) if _WHOLE_NUMBER.fullmatch(value) else None
+    if number is None or number not in allowed:
+        choices = (f"from {allowed.start} to {allowed.stop - 1}" if isinstance(allowed, range)
+                   else f"one of {', '.join(map(str, allowed))}")
+        raise _bad(field, f"must be a whole number {choices}, not {_shown(value)}")
+    return number
+
+
+@dataclass(frozen=True)
+class GridQuery:
+    filters: OrderFilter
+    sort: str = "purchase_date"
+    descending: bool = True
+    page: int = 1
+    page_size: int = 50
+
+
+def parse_grid_query(q: QueryParams) -> GridQuery:
+    """The one place the grid's query string is read. Raises a 400 that names the first bad parameter."""
+    from amazon_channel.orders_view import PAGE_SIZES, SORTABLE, OrderFilter
+
+    for name in GRID_PARAMS:
+        if len(q.getlist(name)) > 1:
+            raise _bad(name, "is given more than once")
+    filters = OrderFilter(
+        purchased_from=_date(q.get("purchased_from"), "purchased_from"),
+        purchased_to=_date(q.get("purchased_to"), "purchased_to",
+                           last=LAST_DAY - timedelta(days=1)),  # the query takes orders before the next day
+        **{name: _text(q.get(name), name) for name in TEXT_FILTERS},
+        total_min=_decimal(q.get("total_min"), "total_min"), total_max=_decimal(q.get("total_max"), "total_max"))
+    sort = q.get("sort") or "purchase_date"
+    if sort not in SORTABLE:
+        raise _bad("sort", f"must be one of {', '.join(SORTABLE)}, not {_shown(sort)}")
+    direction = q.get("dir") or "desc"
+    if direction not in ("asc", "desc"):
+        raise _bad("dir", f"must be asc or desc, not {_shown(direction)}")
+    return GridQuery(filters, sort, direction == "desc", _whole(q.get("page"), "page", 1, range(1, MAX_PAGE + 1)),
+                     _whole(q.get("page_size"), "page_size", 50, PAGE_SIZES))
 
 
 def _grid(request: Request) -> dict:
-    from amazon_channel.orders_view import SORTABLE, OrderFilter, list_orders
+    from amazon_channel.orders_view import list_orders
 
     q = request.query_params
-    filters = OrderFilter(
-        purchased_from=_date(q.get("purchased_from"), "purchased_from"),
-        purchased_to=_date(q.get("purchased_to"), "purchased_to"),
-        order_number=q.get("order_number") or None, buyer_name=q.get("buyer_name") or None,
-        total_min=_decimal(q.get("total_min"), "total_min"), total_max=_decimal(q.get("total_max"), "total_max"),
-        status=q.get("status") or None, marketplace_id=q.get("marketplace_id") or None)
-    sort = q.get("sort", "purchase_date")
-    if sort not in SORTABLE:
-        raise HTTPException(400, f"cannot sort by {sort!r}")
-    try:
-        page, page_size = int(q.get("page", 1)), int(q.get("page_size", 50))
-    except ValueError:
-        raise HTTPException(400, "page and page_size must be whole numbers") from None
+    query = parse_grid_query(q)
     with _connect() as conn:
-        result = list_orders(conn, filters, sort, q.get("dir", "desc") != "asc", page, page_size)
+        result = list_orders(conn, query.filters, query.sort, query.descending, query.page, query.page_size)
     return {**result, "query": {k: v for k, v in q.items() if v and k != "page"}}
 
 
@@ -158,8 +244,10 @@ def orders_json(request: Request):
 def order_page(request: Request, amazon_order_id: str):
     from amazon_channel.orders_view import order_detail
 
-    with _connect() as conn:
-        detail = order_detail(conn, amazon_order_id)
+    detail = None
+    if len(amazon_order_id) <= 32 and amazon_order_id.isprintable():  # longer or with a NUL: no such order
+        with _connect() as conn:
+            detail = order_detail(conn, amazon_order_id)
     if detail is None:
         raise HTTPException(404, f"no Amazon order {amazon_order_id} in the Commerce database")
     return _page(request, "order.html", d=detail, commerce_url=COMMERCE_ADMIN_ORDER_URL)

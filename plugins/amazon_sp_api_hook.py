@@ -2,7 +2,14 @@
 
 Connection fields: login = LWA client id, password = LWA client secret; extras: refresh_token, region
 (na/eu/fe), marketplace_ids (list or comma-separated), optional endpoint (SP-API base URL: sandbox or
-emulator), lwa_endpoint (token URL), sandbox, timeout, deadline. Example for the environment:
+emulator), lwa_endpoint (token URL), sandbox, and limits:
+  timeout (30: seconds one HTTP exchange may take, connecting and the whole answer included; a server that
+  trickles its answer is cut off there and retried), deadline (900: seconds one call may spend, retries included),
+  backoff_base (1) and backoff_cap (60) for retry pauses, max_response_bytes (33554432 = 32 MiB: larger answers
+  are refused), max_pages_per_hour (2000: a search stops with an error after this many pages of 100 orders per
+  hour of its window, at least 100 pages; a search without both window ends counts as 24 hours; a repeated
+  nextToken always stops it). Redirects are never followed: credentials go only to endpoint and lwa_endpoint.
+Example for the environment:
 
     AIRFLOW_CONN_AMAZON_SP_API='{"conn_type": "generic", "login": "amzn1.application-oa2-client.x",
       "password": "...", "extra": {"refresh_token": "Atzr|...", "region": "na",

@@ -31,6 +31,8 @@ SP_API_FIX = {
     403: "Amazon refused access: check the SP-API connection's credentials, region and the application's roles",
 }
 
+SP_API_LIMITS = {"TooManyPages", "ResponseTooLarge"}  # a configured bound was hit: the same run would hit it again
+
 
 def not_retryable_reason(exc: BaseException) -> str | None:
     """Why retrying `exc` cannot help, with the fix; None for failures that may heal (throttling, 5xx, timeouts,
@@ -41,6 +43,8 @@ def not_retryable_reason(exc: BaseException) -> str | None:
 
     from .spapi import SpApiError
 
+    if isinstance(exc, SpApiError) and exc.code in SP_API_LIMITS:  # our own bounds: the message says which to raise
+        return str(exc)
     if isinstance(exc, SpApiError) and exc.status is not None:
         status = 300 if 300 <= exc.status < 400 else exc.status
         if exc.operation == "lwaToken" and status in (400, 401, 403):  # LWA refused the refresh token or client

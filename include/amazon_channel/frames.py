@@ -22,8 +22,16 @@ from operator import attrgetter
 import msgspec
 import pandas as pd
 
-ORDER_ID = r"^\d{3}-\d{7}-\d{7}$"
+# ASCII digits only (\d would take any script's digits); matched whole (fullmatch: "$" alone would let a trailing
+# newline through in Python's re).
+ORDER_ID = r"^[0-9]{3}-[0-9]{7}-[0-9]{7}$"
 ORDER_ID_PATTERN = re.compile(ORDER_ID)
+
+
+def is_order_id(value) -> bool:
+    """Whether `value` is a well-formed Amazon order id (safe to use as a key and to store as is)."""
+    return isinstance(value, str) and ORDER_ID_PATTERN.fullmatch(value) is not None
+
 
 ORDER_FIELDS = {
     "order_id": "orderId", "purchase_date": "createdTime", "last_updated": "lastUpdatedTime",
@@ -161,13 +169,13 @@ class OrderBatch:
     def quarantine_keys(self) -> list[str]:
         """Each order's key in the quarantine: its Amazon order id, or a hash of its JSON when the id is unusable."""
         ids = self.orders["order_id"].tolist()
-        return [i if isinstance(i, str) and ORDER_ID_PATTERN.match(i) else quarantine_key(self.raw(p))
+        return [i if is_order_id(i) else quarantine_key(self.raw(p))
                 for p, i in enumerate(ids)]
 
 
 def quarantine_key(order) -> str:
     order_id = order.get("orderId") if isinstance(order, dict) else None
-    if isinstance(order_id, str) and ORDER_ID_PATTERN.match(order_id):
+    if is_order_id(order_id):
         return order_id
     return "sha256:" + hashlib.sha256(json.dumps(order, sort_keys=True, default=str).encode()).hexdigest()[:56]
 

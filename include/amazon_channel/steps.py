@@ -127,16 +127,25 @@ def extract_step(client: SpApiClient, run: Run, interval_start: datetime | None,
 # ---- 3. validate_orders --------------------------------------------------------------------------------------
 
 VALIDATE_CHUNK_ORDERS = 25_000  # orders held in memory at once; GX's fixed cost per chunk favours large ones
+QUARANTINE_PAYLOAD_BYTES = 65_535  # the most a MariaDB TEXT holds; a larger payload keeps its start and a marker
+# Written as \uXXXX escapes in quarantine payloads, which stay valid JSON (json.dumps already escapes the C0
+# controls): NUL, DEL and the C1 controls, the bidi and line-separator characters, and lone surrogates, which UTF-8
+# (so no database) cannot hold. The pattern holds the characters themselves.
+_PAYLOAD_ESCAPES = "[\x00\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+_NOT_REEXAMINABLE = object()
 
 
 def unchanged_orders(engine: Engine, orders: pd.DataFrame) -> set[int]:
     """Positions of orders the Commerce DB already holds at this Amazon last-update time or a newer one: nothing to
-    do for them (a re-run, an overlapping window, a backfill over imported hours). Anything unparseable is checked."""
+    do for them (a re-run, an overlapping window, a backfill over imported hours). Anything unparseable is checked;
+    only well-formed order ids are looked up (the others cannot be stored, and some cannot even be sent)."""
     import pandas as pd
+
+    from .frames import is_order_id
 
     updated = pd.to_datetime(orders["last_updated"].astype("string"), utc=True, errors="coerce", format="ISO8601")
     incoming = pd.DataFrame({"id": orders["order_id"], "updated": updated}).dropna()
-    incoming = incoming[incoming["id"].map(lambda v: isinstance(v, str)).astype(bool)]
+    incoming = incoming[incoming["id"].map(is_order_id).astype(bool)]
     o, stored = channel_amazon_order.c, {}
     with engine.connect() as conn:
         for ids in chunked(list(incoming["id"].unique()), IN_LIST):
@@ -146,13 +155,72 @@ def unchanged_orders(engine: Engine, orders: pd.DataFrame) -> set[int]:
     return set(incoming.index[known.notna() & (known >= incoming["updated"])])
 
 
+def _escape_for_storage(text: str) -> str:
+    import re
+
+    return re.sub(_PAYLOAD_ESCAPES, lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def bounded_payload(text: str) -> tuple[str, str | None]:
+    """`text` as a quarantine payload: escaped for storage and at most QUARANTINE_PAYLOAD_BYTES of UTF-8, and None;
+    or, when longer, its start with a truncation marker, and the reason saying so. A truncated payload is no longer
+    JSON: it is not re-examined, and stays until a newer valid version of the order passes."""
+    text = _escape_for_storage(text)
+    data = text.encode("utf-8")
+    if len(data) <= QUARANTINE_PAYLOAD_BYTES:
+        return text, None
+    marker = f"\n... [payload truncated: {len(data):,} bytes in all]"
+    head = data[:QUARANTINE_PAYLOAD_BYTES - len(marker.encode("utf-8"))].decode("utf-8", "ignore")
+    return head + marker, (f"payload: truncated to {QUARANTINE_PAYLOAD_BYTES:,} of {len(data):,} bytes (not "
+                           f"re-examined; kept until a newer valid version of the order passes)")
+
+
+def quarantine_payload(order) -> tuple[str, str | None]:
+    """The order as JSON for its quarantine row (see bounded_payload)."""
+    return bounded_payload(json.dumps(order, ensure_ascii=False, default=str))
+
+
+def _storable_id(value) -> str | None:
+    """An order id as sent, for the quarantine's amazon_order_id: escaped (no NUL, no control) and at most 64."""
+    return None if value is None or value == "" else json.dumps(str(value)[:64])[1:-1][:64]
+
+
+def reexaminable(payload: str):
+    """A quarantined order decoded again for re-examination, or _NOT_REEXAMINABLE when its payload is not the order's
+    JSON (truncated, or an excerpt of an order extract could not stage) or decodes to one staging could not hold."""
+    import msgspec
+
+    try:
+        order = json.loads(payload)
+        msgspec.json.encode(order)
+    except (ValueError, TypeError, OverflowError, RecursionError, msgspec.EncodeError):
+        return _NOT_REEXAMINABLE
+    return order
+
+
+def rejected_at_extract(staging: Staging, extract_path: str) -> list[dict]:
+    """The orders extract set aside because they could not be staged (reason, detail, order id, excerpt)."""
+    import msgspec
+
+    from .extract import REJECTED_FOLDER
+
+    folder = f"{extract_path}/{REJECTED_FOLDER}"
+    if not staging.exists(folder):
+        return []
+    return [entry for content in staging.read_bytes(folder, ".json")
+            for entry in msgspec.json.decode(content)["rejected"]]
+
+
 @bulk_work()
 def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSettings,
                   reprocess_unchanged: bool = False) -> ValidateSummary:
     """Validate the run's changed orders plus everything still in quarantine; stage the valid ones (flat, typed
-    Parquet for the transform), quarantine the rest. Orders already loaded at this version are skipped unless
-    `reprocess_unchanged`."""
-    from .frames import OrderBatch, batch_from_orders, batches_from_pages
+    Parquet for the transform), quarantine the rest, and the orders extract could not stage. Orders already loaded at
+    this version are skipped unless `reprocess_unchanged`. A quarantined payload that is not the order's JSON (an
+    excerpt, a truncated one) is not re-examined: it stays until a newer valid version of the order passes."""
+    import hashlib
+
+    from .frames import OrderBatch, batch_from_orders, batches_from_pages, is_order_id
     from .rules import KNOWN_MARKETPLACE_IDS
     from .validate import validate_batch
 
@@ -168,16 +236,20 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
     reasons: Counter = Counter()
     counts: Counter = Counter()
 
+    def quarantine(key: str, order_id, why: list[str], payload: tuple[str, str | None]) -> None:
+        text, truncated = payload
+        failed[key] = {
+            "quarantine_key": key, "amazon_order_id": _storable_id(order_id),
+            "reasons": json.dumps(why + ([truncated] if truncated else [])), "payload": text,
+            "first_seen_run": run_id, "last_seen_run": run_id, "resolved": False, "resolution": None}
+
     def check(batch: OrderBatch, keys: list[str], skip: set[int]) -> None:
         failures = validate_batch(batch, marketplaces, skip)
         for position, why in failures.items():
             reasons.update(why)
             order = batch.raw(position)
-            order_id = order.get("orderId") if isinstance(order, dict) else None
-            failed[keys[position]] = {
-                "quarantine_key": keys[position], "amazon_order_id": str(order_id)[:64] if order_id else None,
-                "reasons": json.dumps(why), "payload": json.dumps(order, ensure_ascii=False, default=str),
-                "first_seen_run": run_id, "last_seen_run": run_id, "resolved": False, "resolution": None}
+            quarantine(keys[position], order.get("orderId") if isinstance(order, dict) else None, why,
+                       quarantine_payload(order))
         valid = [p for p in range(len(batch)) if p not in skip and p not in failures]
         passed.update(keys[p] for p in valid)
         if valid:
@@ -197,10 +269,31 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
         check(batch, keys, skip)
         del batch
         collect_cycles()  # validation (GX) leaves reference cycles
-    reexamined = [json.loads(payload) for key, payload in waiting.items() if key not in batch_keys]
+    for entry in rejected_at_extract(staging, extract_path):
+        excerpt, order_id = str(entry.get("excerpt") or ""), entry.get("order_id")
+        key = order_id if is_order_id(order_id) else "sha256:" + hashlib.sha256(excerpt.encode()).hexdigest()[:56]
+        reason = entry.get("reason") or "order: could not be staged"
+        reasons[reason] += 1
+        why = [reason] + ([f"detail: {entry['detail']}"] if entry.get("detail") else [])
+        quarantine(key, order_id, why, bounded_payload(excerpt))
+        batch_keys.add(key)
+        counts["extracted"] += 1
+        counts["checked"] += 1
+    reexamined_keys, reexamined, kept = [], [], 0
+    for key, payload in waiting.items():
+        if key in batch_keys:
+            continue  # this run brought a newer version
+        order = reexaminable(payload)
+        if order is _NOT_REEXAMINABLE:
+            kept += 1
+        else:
+            reexamined_keys.append(key)
+            reexamined.append(order)
     if reexamined:
-        batch = batch_from_orders(reexamined)
-        check(batch, batch.quarantine_keys(), set())
+        check(batch_from_orders(reexamined), reexamined_keys, set())  # each stays under the key it is stored by
+    if kept:
+        log.info("%d quarantined orders are not re-examined (their payload is an excerpt or truncated); they stay "
+                 "until a newer valid version passes", kept)
 
     passed -= set(failed)
     released = [key for key in waiting if key in passed]

@@ -20,6 +20,7 @@ class ExtractSummary(TypedDict):
     pages: int
     orders: int
     duplicates_dropped: int
+    rejected: int  # orders that could not be staged as JSON: set aside under rejected/, quarantined by validation
     by_status: dict[str, int]
     by_fulfilled_by: dict[str, int]
     api_calls: int

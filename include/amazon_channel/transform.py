@@ -4,6 +4,10 @@ Its input is what validation handed on: the valid orders and items as flat text 
 pointing at its order by `order_pos`. Money stays exact as integer ten-thousandths (`*_e4`, Commerce's 4
 decimals) until the loader turns it into Decimal. Amazon's status becomes the channel status and the Commerce
 state the order should have. FBA orders lack buyer name, street and phone: clearly marked placeholders fill them.
+
+Every text value bound for Commerce passes through `clean_text` (names, addresses, email, phone, SKU, title, gift
+message, package references): what Amazon sends is data, never terminal or layout control. The one newline kept
+is ours: it joins street line 1 and line 2.
 """
 
 from __future__ import annotations
@@ -26,8 +30,31 @@ def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype("string"), utc=True, format="ISO8601")
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip().replace("", pd.NA)
+# Removed from text: the C0 and C1 control characters (NUL, ESC, BEL, DEL, CSI...) that are not whitespace, and the
+# Unicode bidirectional controls (Bidi_Control: U+061C, U+200E/F, U+202A-E, U+2066-9) that reorder what a reader
+# sees. The patterns hold the characters themselves, not regex escapes (RE2, pyarrow's engine, has no \u), so they
+# work the same in Python's re and in RE2.
+REMOVED_CHARACTERS = ("\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
+                      "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069")
+# Replaced by one space per run: the line and paragraph breaks and tabs inside a value (TAB, LF, VT, FF, CR, NEL,
+# U+2028, U+2029: the control characters Unicode counts as white space).
+BREAK_CHARACTERS = "\t\n\x0b\x0c\r\x85\u2028\u2029"
+UNSAFE_TEXT = f"[{REMOVED_CHARACTERS}{BREAK_CHARACTERS}]"  # any of them: identifiers must not hold one at all
+_REMOVED = f"[{REMOVED_CHARACTERS}]+"
+_BREAKS = f"[{BREAK_CHARACTERS}]+"
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Text as it may reach Commerce: control and bidi characters removed, line breaks and tabs inside the value
+    one space each run, then stripped; empty is null. Vectorised (two regex passes), not per row."""
+    text = values.astype("string").str.replace(_REMOVED, "", regex=True).str.replace(_BREAKS, " ", regex=True)
+    return text.str.strip().replace("", pd.NA)
+
+
+def _street(line1: pd.Series, line2: pd.Series) -> pd.Series:
+    """Street lines 1 and 2, each cleaned, joined by a newline (ours, the only one kept); null when both are."""
+    street = clean_text(line1).fillna("") + "\n" + clean_text(line2).fillna("")
+    return street.str.strip("\n").replace("", pd.NA)
 
 
 def _per_item(order_values: pd.Series, positions: pd.Series) -> pd.Series:
@@ -57,35 +84,34 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
         "purchase_date": _utc(raw["purchase_date"]),
         "last_updated": _utc(raw["last_updated"]),
         "latest_ship_date": _utc(raw["latest_ship_date"]),
-        "buyer_email": _text(raw["buyer_email"]),
-        "buyer_name": _text(raw["buyer_name"]),
-        "buyer_company": _text(raw["buyer_company"]),
-        "ship_name": _text(raw["ship_name"]),
-        "ship_street": _text(raw["ship_line1"].fillna("") + "\n" + raw["ship_line2"].fillna("")),
-        "ship_city": _text(raw["ship_city"]),
-        "ship_region": _text(raw["ship_region"]),
-        "ship_postcode": _text(raw["ship_postcode"]),
-        "ship_country": _text(raw["ship_country"]),
-        "ship_phone": _text(raw["ship_phone"]),
+        "buyer_email": clean_text(raw["buyer_email"]),
+        "buyer_name": clean_text(raw["buyer_name"]),
+        "buyer_company": clean_text(raw["buyer_company"]),
+        "ship_name": clean_text(raw["ship_name"]),
+        "ship_street": _street(raw["ship_line1"], raw["ship_line2"]),
+        "ship_city": clean_text(raw["ship_city"]),
+        "ship_region": clean_text(raw["ship_region"]),
+        "ship_postcode": clean_text(raw["ship_postcode"]),
+        "ship_country": clean_text(raw["ship_country"]),
+        "ship_phone": clean_text(raw["ship_phone"]),
         "grand_total_e4": money_e4(raw["grand_total"]),
         "currency": raw["currency"].astype("string"),
     }, index=raw.index)
     programs = raw["programs"].astype("string").fillna("")
     frame["is_prime"] = programs.str.contains("PRIME", regex=False)
     frame["is_business"] = programs.str.contains("AMAZON_BUSINESS", regex=False)
-    frame["ship_street"] = frame["ship_street"].str.strip("\n")
-    frame["amazon_package_refs"] = raw["package_refs"].astype("string")
+    frame["amazon_package_refs"] = clean_text(raw["package_refs"])
 
     items = pd.DataFrame({
         "amazon_order_id": _per_item(frame["amazon_order_id"], item_pos),
         "last_updated": _per_item(frame["last_updated"], item_pos),
         "order_item_id": raw_items["order_item_id"].astype("string"),
-        "sku": _text(raw_items["sku"]),
-        "title": _text(raw_items["title"]),
+        "sku": clean_text(raw_items["sku"]),
+        "title": clean_text(raw_items["title"]),
         "qty_ordered": pd.to_numeric(raw_items["quantity"]).astype("int64"),
         "qty_shipped": pd.to_numeric(raw_items["quantity_shipped"]).fillna(0).astype("int64"),
         "unit_price_e4": money_e4(raw_items["unit_price"]),
-        "gift_message": _text(raw_items["gift_message"]),
+        "gift_message": clean_text(raw_items["gift_message"]),
     })
     # FBA orders are shipped by Amazon as a whole once Shipped.
     fba_shipped = _per_item((frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool),

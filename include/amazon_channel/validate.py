@@ -13,12 +13,20 @@ import pandas as pd
 
 from .frames import ORDER_ID, OrderBatch, as_text
 from .rules import AMAZON_STATUSES, CURRENCY_DECIMALS, PRICED_AMAZON_STATUSES
+from .transform import UNSAFE_TEXT
 
 log = logging.getLogger(__name__)
 
 UTC_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
 MONEY = r"^\d{1,14}(?:\.\d{1,4})?$"  # a non-negative decimal, as Amazon writes amounts
 SHORT_TEXT = ["buyer_email", "buyer_name", "buyer_company", "ship_name", "ship_city", "ship_region"]
+# The most each other stored text may hold (its Commerce column; a longer value would fail the whole load). Text the
+# transform cleans is checked before cleaning, which only ever shortens it.
+MAX_LENGTHS = {"ship_postcode": 32, "ship_country": 2, "ship_phone": 64, "package_refs": 1024}
+GIFT_MESSAGE_MAX = 16_383  # a MariaDB TEXT holds 65,535 bytes: 4 per character at most in UTF-8
+# Identifiers are stored as sent, never cleaned (a cleaned SKU could name another product): one holding a control,
+# bidi or line-break character is quarantined instead.
+IDENTIFIERS = {"orders": ["order_id"], "items": ["order_item_id", "sku"]}
 
 
 def decimals_ok(amounts: pd.Series, currencies: pd.Series) -> pd.Series:
@@ -65,6 +73,8 @@ def _suites(known_marketplaces: list[str]):
     ]
     orders += [E.ExpectColumnValueLengthsToBeBetween(column=c, max_value=255) for c in SHORT_TEXT]
     orders += [E.ExpectColumnValueLengthsToBeBetween(column="ship_street", max_value=1024)]
+    orders += [E.ExpectColumnValueLengthsToBeBetween(column=c, max_value=n) for c, n in MAX_LENGTHS.items()]
+    orders += [E.ExpectColumnValuesToNotMatchRegex(column=c, regex=UNSAFE_TEXT) for c in IDENTIFIERS["orders"]]
     items = [E.ExpectColumnValuesToNotBeNull(column=c) for c in ("order_item_id", "sku", "quantity")]
     items += [
         E.ExpectColumnValueLengthsToBeBetween(column="order_item_id", max_value=64),
@@ -76,7 +86,9 @@ def _suites(known_marketplaces: list[str]):
         E.ExpectColumnValuesToNotBeNull(column="unit_price", row_condition=f"order_status in {PRICED_AMAZON_STATUSES}",
                                         condition_parser="pandas"),
         E.ExpectColumnValuesToBeUnique(column="item_key"),
+        E.ExpectColumnValueLengthsToBeBetween(column="gift_message", max_value=GIFT_MESSAGE_MAX),
     ]
+    items += [E.ExpectColumnValuesToNotMatchRegex(column=c, regex=UNSAFE_TEXT) for c in IDENTIFIERS["items"]]
     return orders, items
 
 

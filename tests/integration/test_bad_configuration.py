@@ -155,3 +155,21 @@ def test_broken_order_settings_fail_at_once(monkeypatch):
     error = run_as_task(order_settings)
 
     assert isinstance(error, AirflowFailException) and "default.store_id" in str(error), error
+
+
+@pytest.mark.emulator
+def test_a_search_past_the_page_bound_fails_at_once_naming_the_setting(tmp_path):
+    from amazon_channel.staging import Staging
+    from amazon_channel.steps import Run, extract_step
+    from tests.integration.hostile_amazon import HostileAmazon
+
+    run = Run("amazon_orders_sync", "manual__1", Staging(f"file://{tmp_path}"))
+    with HostileAmazon() as amazon:
+        amazon.endless_pages()
+        client = amazon.client(max_pages_per_hour=50)
+
+        error = run_as_task(lambda: extract_step(client, run, None, None,
+                                                 "2026-03-09T00:00:00Z", "2026-03-09T01:00:00Z"))
+
+    assert isinstance(error, AirflowFailException), error
+    assert "raise extra.max_pages_per_hour" in str(error)

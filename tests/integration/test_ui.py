@@ -117,6 +117,63 @@ def test_the_view_is_behind_airflows_login(ui):
             <= views[0].items())
 
 
+# Query strings the grid refuses, each with the parameter its 400 must name (plugins/amazon_orders_view.py parses
+# them all in parse_grid_query; tests/unit/test_orders_view_query.py covers the messages in detail).
+MALFORMED_FILTERS = [
+    ("total_min=ten", "total_min"),
+    ("total_min=sNaN", "total_min"),  # was a 500: a signalling NaN raises when compared
+    ("total_max=NaN", "total_max"),
+    ("total_min=-Infinity", "total_min"),
+    ("total_max=1e999999999999999999", "total_max"),
+    ("total_max=10000000000000000", "total_max"),  # 17 digits: more than Money(20,4) holds
+    ("total_min=0.00001", "total_min"),  # 5 decimals: Money(20,4) has 4
+    ("purchased_to=9999-12-31", "purchased_to"),  # was a 500: the query takes orders before the next day
+    ("purchased_from=0001-01-01", "purchased_from"),
+    ("purchased_from=2026-02-30", "purchased_from"),
+    ("purchased_to=20260210", "purchased_to"),
+    ("order_number=" + "1" * 65, "order_number"),
+    ("order_number=171%00", "order_number"),  # a NUL, which PostgreSQL refuses in a string
+    ("buyer_name=" + "x" * 256, "buyer_name"),
+    ("status=" + "S" * 33, "status"),
+    ("marketplace_id=A1PA%0A6795UKMFR9", "marketplace_id"),
+    ("sort=buyer_email", "sort"),
+    ("dir=sideways", "dir"),
+    ("page=0", "page"),
+    ("page=-3", "page"),
+    ("page=99999999999", "page"),
+    ("page=" + "9" * 5000, "page"),
+    ("page_size=7", "page_size"),
+    ("page_size=100000", "page_size"),
+    ("total_min=1&total_min=2", "total_min"),
+]
+GRID_PATHS = ["/amazon-orders/", "/amazon-orders/api/orders"]
+
+
+@pytest.fixture(scope="module")
+def auth(ui) -> dict:
+    return {"Authorization": f"Bearer {ui.token()}"}
+
+
+@pytest.mark.parametrize("path", GRID_PATHS)
+@pytest.mark.parametrize(("query", "field"), MALFORMED_FILTERS, ids=[q[:40] for q, _ in MALFORMED_FILTERS])
+def test_a_malformed_filter_is_a_400_that_names_it(ui, auth, path, query, field):
+    response = requests.get(f"{ui.base_url}{path}?{query}", headers=auth, timeout=30)
+    assert response.status_code == 400, response.text[:500]
+    assert response.json()["detail"].startswith(f"{field} ")
+
+
+@pytest.mark.parametrize("path", GRID_PATHS)
+def test_filters_at_their_limits_are_accepted(ui, auth, path):
+    query = ("purchased_from=1000-01-01&purchased_to=9999-12-30&total_min=-9999999999999999.9999"
+             "&total_max=9999999999999999.9999&order_number=" + "%25" * 64 + "&buyer_name=" + "é" * 255
+             + "&sort=grand_total&dir=asc&page=1000000000&page_size=200")
+    response = requests.get(f"{ui.base_url}{path}?{query}", headers=auth, timeout=30)
+    assert response.status_code == 200, response.text[:500]
+    if path.endswith("/api/orders"):
+        assert {k: response.json()[k] for k in ("rows", "total", "page", "page_size")} == {
+            "rows": [], "total": 0, "page": 1, "page_size": 200}
+
+
 def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):

@@ -254,12 +254,17 @@ def _sales_order_rows(ok: pd.DataFrame, order_lines: pd.DataFrame, buyer: tuple,
     return sales
 
 
+# Magento's sales_order_item.name is varchar(255); Amazon titles run to 1024 (the channel table keeps them whole).
+ITEM_NAME_LENGTH = sales_order_item.c.name.type.length
+
+
 def _sales_order_item_rows(conn: Connection, order_lines: pd.DataFrame, entity: dict) -> pd.DataFrame:
     """sales_order_item: one row per Amazon order item, linked to its Commerce order and catalog product."""
     products = _lookup(conn, catalog_product.c.sku, catalog_product.c.entity_id, list(order_lines["sku"].unique()))
     return pd.DataFrame({
         "order_id": order_lines["amazon_order_id"].map(entity), "ext_order_item_id": order_lines["order_item_id"],
-        "sku": order_lines["sku"], "name": order_lines["title"], "product_id": order_lines["sku"].map(products),
+        "sku": order_lines["sku"], "name": order_lines["title"].str.slice(0, ITEM_NAME_LENGTH),
+        "product_id": order_lines["sku"].map(products),
         "qty_ordered": order_lines["qty_ordered"], "qty_shipped": 0, "qty_canceled": 0,
         "price": order_lines["unit_price"],
         "row_total": [p * q for p, q in zip(order_lines["unit_price"], order_lines["qty_ordered"], strict=True)],
