@@ -36,6 +36,10 @@ GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", 
 SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
             "fulfillment_channel", "items_unshipped", "latest_ship_date")
 PAGE_SIZES = (25, 50, 100, 200)
+# An item's proceeds as the order page shows them (money.md): the categories, then tax and discount by subtype.
+ITEM_MONEY = ("item_amount", "shipping_amount", "gift_wrap_amount", "cod_fee_amount", "other_amount", "tax_amount",
+              "discount_amount", "proceeds_total", "item_tax", "shipping_tax", "gift_wrap_tax", "cod_fee_tax",
+              "other_tax", "item_discount", "shipping_discount", "other_discount")
 PUSH_BACKLOG_STATES = ("pending", "sending")
 PUSH_FAILED_STATES = ("failed", "given_up")
 
@@ -128,6 +132,7 @@ def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
     if order["sales_order_id"] is not None:
         so, sh, tr = sales_order.c, sales_shipment.c, sales_shipment_track.c
         commerce = conn.execute(select(so.entity_id, so.increment_id, so.state, so.status, so.grand_total,
+                                       so.tax_amount, so.total_invoiced, so.total_paid, so.total_refunded,
                                        so.order_currency_code, so.customer_id, so.customer_is_guest)
                                 .where(so.entity_id == order["sales_order_id"])).mappings().first()
         tracks = defaultdict(list)
@@ -136,10 +141,19 @@ def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
             tracks[track["parent_id"]].append(dict(track))
         shipments = [{**dict(s), "tracks": tracks[s["entity_id"]]} for s in conn.execute(
             select(sales_shipment).where(sh.order_id == order["sales_order_id"]).order_by(sh.entity_id)).mappings()]
-    return {"order": dict(order), "items": [dict(r) for r in items], "notes": [dict(r) for r in notes],
+    return {"order": dict(order), "items": [dict(r) for r in items], "money": order_money(items),
+            "notes": [dict(r) for r in notes],
             "packages": [{**dict(r), "items": json.loads(r["items"])} for r in packages],
             "quarantine": [{**dict(r), "reasons": json.loads(r["reasons"])} for r in quarantined],
             "commerce_order": dict(commerce) if commerce else None, "shipments": shipments}
+
+
+def order_money(items) -> dict | None:
+    """The order's proceeds per category: the sum of its items' (None before Amazon prices the order)."""
+    priced = [item for item in items if item["proceeds_total"] is not None]
+    if not priced:
+        return None
+    return {column: sum((item[column] or Decimal(0) for item in priced), Decimal(0)) for column in ITEM_MONEY}
 
 
 def quarantined_rows(conn: Connection, include_resolved: bool = False, limit: int = 500) -> list[dict]:

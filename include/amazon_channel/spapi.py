@@ -41,8 +41,9 @@ REGION_ENDPOINTS = {
 SANDBOX_ENDPOINTS = {region: url.replace("https://", "https://sandbox.") for region, url in REGION_ENDPOINTS.items()}
 LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
 USER_AGENT = f"amazon-channel-airflow/{__version__} (Language=Python; Platform=Airflow)"
-# Blocks the pipeline needs to import an order (see workflow.md steps 2-4 and FBA step 3).
-ORDER_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
+# Blocks the pipeline needs to import an order (see workflow.md steps 2-4 and FBA step 3), and its money (money.md):
+# PROMOTION for the promotion ids, TAX for who collects the tax and the buyer's tax registration.
+ORDER_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "PROMOTION", "TAX", "FULFILLMENT", "PACKAGES")
 # Page bound of a search: max_pages_per_hour pages (of 100 orders) per hour of window, never fewer than MIN_PAGES;
 # a search without both ends of a window counts as OPEN_WINDOW_HOURS long.
 MIN_PAGES = 100

@@ -1,9 +1,15 @@
 """Transform: validated Amazon orders to typed channel rows, vectorised with pandas (no per-row Python loops).
 
 Its input is what validation handed on: the valid orders and items as flat text columns (`frames.py`), each item
-pointing at its order by `order_pos`. Money stays exact as integer ten-thousandths (`*_e4`, Commerce's 4
-decimals) until the loader turns it into Decimal. Amazon's status becomes the channel status and the Commerce
-state the order should have. FBA orders lack buyer name, street and phone: clearly marked placeholders fill them.
+pointing at its order by `order_pos`, and their proceeds as exact sums per category (`PROCEEDS_COLUMNS`), which
+validation already parsed to check that they add up. Money stays exact as integer ten-thousandths (`*_e4`,
+Commerce's 4 decimals) until the loader turns it into Decimal. Amazon's status becomes the channel status and the
+Commerce state the order should have. FBA orders lack buyer name, street and phone: clearly marked placeholders
+fill them.
+
+Money per item (money.md): one column per proceeds category, TAX and DISCOUNT also by what they apply to (a TAX or
+DISCOUNT without detailed breakdowns applies to the item); 0 where the item has proceeds but not that category,
+null where it has none at all (Amazon shows no amounts before an order is priced).
 
 Every text value bound for Commerce passes through `clean_text` (names, addresses, email, phone, SKU, title, gift
 message, package references): what Amazon sends is data, never terminal or layout control. The one newline kept
@@ -14,16 +20,23 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .frames import ITEM_COLUMNS, ORDER_COLUMNS
+from .frames import DELIVERY_TIP_COLUMNS, ITEM_COLUMNS, ORDER_COLUMNS, PROCEEDS_COLUMNS, money_e4
 from .rules import CHANNEL_STATUS, FULFILLMENT_CHANNEL, buyer_identity, commerce_state
 
-
-def money_e4(amounts: pd.Series) -> pd.Series:
-    """'12.5' -> 125000; exact, vectorised; null stays null."""
-    parts = amounts.astype("string").str.extract(r"^(\d+)(?:\.(\d{0,4}))?$")
-    whole = pd.to_numeric(parts[0], errors="coerce").astype("Int64")
-    fraction = pd.to_numeric(parts[1].fillna("").str.ljust(4, "0"), errors="coerce").astype("Int64")
-    return whole * 10_000 + fraction
+# Item money columns: the sum of these proceeds columns (frames.PROCEEDS_SLOTS, "proceeds." + each).
+ITEM_MONEY = {
+    "item_amount_e4": ["ITEM"], "shipping_amount_e4": ["SHIPPING"], "gift_wrap_amount_e4": ["GIFT_WRAP"],
+    "cod_fee_amount_e4": ["COD_FEE"], "other_amount_e4": ["OTHER"],
+    "tax_amount_e4": ["TAX"], "item_tax_e4": ["TAX.ITEM", "TAX.undetailed"], "shipping_tax_e4": ["TAX.SHIPPING"],
+    "gift_wrap_tax_e4": ["TAX.GIFT_WRAP"], "cod_fee_tax_e4": ["TAX.COD_FEE"],
+    "discount_amount_e4": ["DISCOUNT"], "item_discount_e4": ["DISCOUNT.ITEM", "DISCOUNT.undetailed"],
+    "shipping_discount_e4": ["DISCOUNT.SHIPPING"],
+}
+# ... and what is left of a total once its named parts are taken out (TAX on OTHER or DISCOUNT, say).
+ITEM_MONEY_REST = {
+    "other_tax_e4": ("tax_amount_e4", ["item_tax_e4", "shipping_tax_e4", "gift_wrap_tax_e4", "cod_fee_tax_e4"]),
+    "other_discount_e4": ("discount_amount_e4", ["item_discount_e4", "shipping_discount_e4"]),
+}
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -70,10 +83,24 @@ def newest_versions(frame: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFr
     return frame, items.drop_duplicates(["amazon_order_id", "order_item_id"], keep="last").reset_index(drop=True)
 
 
+def item_money(raw_items: pd.DataFrame) -> pd.DataFrame:
+    """The item money columns (ITEM_MONEY, ITEM_MONEY_REST, proceeds_total_e4) of the handed-on items."""
+    proceeds_total = money_e4(raw_items["proceeds_total"])
+    no_proceeds = proceeds_total.isna()
+    money = {name: sum(raw_items[f"proceeds.{slot}"].astype("Int64") for slot in slots)
+             for name, slots in ITEM_MONEY.items()}
+    for name, (total, parts) in ITEM_MONEY_REST.items():
+        money[name] = money[total] - sum(money[part] for part in parts)
+    money["proceeds_total_e4"] = proceeds_total
+    return pd.DataFrame({name: values.mask(no_proceeds) for name, values in money.items()})
+
+
 def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
-    raw = pd.DataFrame(columns=[*ORDER_COLUMNS, "order_pos"], dtype="string") if raw is None else raw
-    raw_items = pd.DataFrame(columns=ITEM_COLUMNS, dtype="string") if raw_items is None else raw_items
+    if raw is None:
+        raw = pd.DataFrame(columns=[*ORDER_COLUMNS, *DELIVERY_TIP_COLUMNS, "order_pos"], dtype="string")
+    if raw_items is None:
+        raw_items = pd.DataFrame(columns=[*ITEM_COLUMNS, *PROCEEDS_COLUMNS], dtype="string")
     raw = raw.set_index(raw["order_pos"].astype("int64").rename(None))
     item_pos = raw_items["order_pos"].astype("int64")
     frame = pd.DataFrame({
@@ -96,7 +123,13 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
         "ship_phone": clean_text(raw["ship_phone"]),
         "grand_total_e4": money_e4(raw["grand_total"]),
         "currency": raw["currency"].astype("string"),
+        "purchase_order_number": clean_text(raw["purchase_order_number"]),
+        "buyer_tax_registration": clean_text(raw["buyer_tax_registration"]),
+        "delivery_tip_status": clean_text(raw["proceeds.DELIVERY_TIP.status"]),
     }, index=raw.index)
+    # A delivery tip is 0 when the order has proceeds but no tip, null when it has none (not priced yet).
+    frame["delivery_tip_e4"] = (raw["proceeds.DELIVERY_TIP"].astype("Int64").fillna(0)
+                                .mask(frame["grand_total_e4"].isna()))
     programs = raw["programs"].astype("string").fillna("")
     frame["is_prime"] = programs.str.contains("PRIME", regex=False)
     frame["is_business"] = programs.str.contains("AMAZON_BUSINESS", regex=False)
@@ -112,7 +145,11 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
         "qty_shipped": pd.to_numeric(raw_items["quantity_shipped"]).fillna(0).astype("int64"),
         "unit_price_e4": money_e4(raw_items["unit_price"]),
         "gift_message": clean_text(raw_items["gift_message"]),
+        "promotion_ids": clean_text(raw_items["promotion_ids"]),
+        "tax_collection_model": clean_text(raw_items["tax_collection_model"]),
+        "tax_reporting_scheme": clean_text(raw_items["tax_reporting_scheme"]),
     })
+    items = pd.concat([items, item_money(raw_items)], axis=1)
     # FBA orders are shipped by Amazon as a whole once Shipped.
     fba_shipped = _per_item((frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool),
                             item_pos)
@@ -120,9 +157,8 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
 
     frame, items = newest_versions(frame, items)
 
-    items["row_total_e4"] = items["unit_price_e4"] * items["qty_ordered"]
-    per_order = items.assign(unpriced=items["row_total_e4"].isna()).groupby("amazon_order_id").agg(
-        subtotal_e4=("row_total_e4", "sum"), unpriced=("unpriced", "any"),
+    per_order = items.assign(unpriced=items["item_amount_e4"].isna()).groupby("amazon_order_id").agg(
+        subtotal_e4=("item_amount_e4", "sum"), unpriced=("unpriced", "any"),
         items_unshipped=("qty_ordered", "sum"), shipped=("qty_shipped", "sum"))
     frame = frame.merge(per_order, left_on="amazon_order_id", right_index=True, how="left")
     frame["items_unshipped"] = (frame["items_unshipped"] - frame["shipped"]).clip(lower=0).astype("int64")

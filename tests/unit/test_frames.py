@@ -1,4 +1,5 @@
-"""Decoding staged pages into flat frames: the typed fast path and the tolerant path agree, nothing is lost."""
+"""Decoding staged pages into flat frames: the typed fast path and the tolerant path agree, nothing is lost.
+(Money in detail: test_money_frames.py.)"""
 
 from __future__ import annotations
 
@@ -32,8 +33,14 @@ def test_a_page_reads_the_same_on_the_typed_and_the_tolerant_path():
     # Assert
     pd.testing.assert_frame_equal(fast.orders, tolerant.orders.iloc[:40])
     pd.testing.assert_frame_equal(fast.items, tolerant.items)
+    fast_proceeds, tolerant_proceeds = fast.proceeds(list(range(40))), tolerant.proceeds(list(range(40)))
+    pd.testing.assert_frame_equal(fast_proceeds.items, tolerant_proceeds.items)
+    pd.testing.assert_frame_equal(fast_proceeds.orders, tolerant_proceeds.orders)
+    for fast_frame, tolerant_frame in zip(fast.rows(list(range(40))), tolerant.rows(list(range(40))), strict=True):
+        pd.testing.assert_frame_equal(fast_frame, tolerant_frame)
     assert fast.problems == {} and tolerant.problems == {40: ["order: not a JSON object"]}
     assert fast.orders["order_id"].tolist() == [o["orderId"] for o in orders]
+    assert len(fast_proceeds.items) > 40 and fast_proceeds.items["e4"].notna().all()  # the emulator's orders are priced
 
 
 def test_pages_batch_by_size_and_each_order_keeps_its_raw_json():

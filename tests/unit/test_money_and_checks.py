@@ -17,11 +17,24 @@ pytestmark = [pytest.mark.unit]
     ("1234.5678", 12345678),
     ("19.99", 199900),
     ("0.0001", 1),
-    ("12.", 120000),
     ("99999999999999.9999", 999999999999999999),  # 14 digits and 4 decimals, as validation allows: no float loss
+    ("-1", -10000),  # a DISCOUNT is negative
+    ("-7.5", -75000),
+    ("-0.0001", -1),
+    ("-99999999999999.9999", -999999999999999999),
+    ("-0", 0),
     (None, None),
     ("1.23456", None),  # more than Commerce's 4 decimals
-    ("-1", None),
+    ("123456789012345", None),  # more than 14 digits: ten-thousandths would not fit an int64
+    ("12.", None),  # not a JSON (RFC 7159) decimal
+    (".5", None),
+    ("+1", None),
+    ("- 1", None),
+    ("--1", None),
+    ("1e3", None),
+    (" 1", None),
+    ("1\n", None),
+    ("١٢", None),  # digits of another script
     ("abc", None),
 ])
 def test_money_e4(amount, expected):
@@ -41,6 +54,18 @@ def test_money_e4_is_nullable_integer():
 
     # Assert
     assert str(result.dtype) == "Int64" and result.isna().tolist() == [False, True]
+
+
+def test_money_e4_keeps_the_index_and_reads_json_numbers_as_their_text():
+    # Arrange: the tolerant decoder hands on whatever JSON held (a number, a flag, a list)
+    amounts = pd.Series(["-2.50", 3, 1.25, True, ["1"], None], index=[10, 3, 7, 8, 9, 1], dtype=object)
+
+    # Act
+    result = money_e4(amounts)
+
+    # Assert
+    assert result.index.tolist() == [10, 3, 7, 8, 9, 1]
+    assert [None if pd.isna(v) else int(v) for v in result] == [-25000, 30000, 12500, None, None, None]
 
 
 def _versions(*versions: tuple[str, str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,6 +120,9 @@ def test_newest_versions_drops_a_repeated_page():
     ("1500", "JPY", True),
     ("1500.0", "JPY", True),
     ("1500.5", "JPY", False),
+    ("-0.01", "USD", True),
+    ("-0.005", "USD", False),
+    ("-100", "JPY", True),
     (None, "USD", True),  # a missing amount is another check's business
     ("1.2345", "XXX", True),  # an unknown currency is another check's business
 ])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Table, case, create_engine, event
+from sqlalchemy import Select, Table, case, create_engine, event
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-
-from ..batching import chunked
 
 BATCH_ROWS = 5000
 
@@ -30,72 +29,168 @@ def commerce_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# Rows to write: a list of dicts, or the same by column (column name -> its values, all lists as long), which is what
+# a frame gives for free; the writes below work column by column either way.
+Rows = Sequence[dict] | Mapping[str, list]
+
+
+def _by_column(rows: Rows) -> dict[str, list]:
+    if isinstance(rows, Mapping):
+        return dict(rows)
+    return {column: [row[column] for row in rows] for column in rows[0]} if rows else {}
+
+
+def _row_count(columns: dict[str, list]) -> int:
+    return len(next(iter(columns.values()), []))
+
+
+def _chunks(columns: dict[str, list], size: int):
+    for start in range(0, _row_count(columns), size):
+        yield {name: values[start:start + size] for name, values in columns.items()}
+
+
 def _insert(conn: Connection, table: Table):
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(conn.dialect.name, mysql.insert)(table)
 
 
-def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], update: Sequence[str],
+def upsert(conn: Connection, table: Table, rows: Rows, keys: Sequence[str], update: Sequence[str],
            newer: str | None = None) -> None:
     """Insert rows, or update `update` columns of the existing row with the same `keys`.
 
     With `newer`, an existing row is only updated when the incoming `newer` value is not older than the stored
     one, so a late re-run of an old window never overwrites fresher data.
     """
-    if not rows:
+    columns = _by_column(rows)
+    if not _row_count(columns):
         return
     if conn.dialect.name == "postgresql":
-        return _pg_copy_merge(conn, table, rows, keys, update, newer)
-    for chunk in chunked(rows, BATCH_ROWS):
-        stmt = _insert(conn, table)
-        if conn.dialect.name == "mysql":
-            new = stmt.inserted
-            if newer:
-                fresher = table.c[newer] <= new[newer]
-                values = {c: _if(fresher, new[c], table.c[c]) for c in update if c != newer}
-                values[newer] = _if(fresher, new[newer], table.c[newer])  # last: MySQL assigns left to right
-            else:
-                values = {c: new[c] for c in update}
-            stmt = stmt.on_duplicate_key_update(**values)
+        return _pg_copy_merge(conn, table, columns, keys, update, newer)
+    stmt = _insert(conn, table)
+    if conn.dialect.name == "mysql":
+        new = stmt.inserted
+        if newer:
+            fresher = table.c[newer] <= new[newer]
+            values = {c: _if(fresher, new[c], table.c[c]) for c in update if c != newer}
+            values[newer] = _if(fresher, new[newer], table.c[newer])  # last: MySQL assigns left to right
         else:
-            new = stmt.excluded
-            where = (table.c[newer] <= new[newer]) if newer else None
-            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: new[c] for c in update}, where=where)
-        conn.execute(stmt, list(chunk))
+            values = {c: new[c] for c in update}
+        stmt = stmt.on_duplicate_key_update(**values)
+    else:
+        new = stmt.excluded
+        where = (table.c[newer] <= new[newer]) if newer else None
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: new[c] for c in update}, where=where)
+    for chunk in _chunks(columns, BATCH_ROWS):
+        _execute_many(conn, table, stmt, chunk)
 
 
-def insert_missing(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str]) -> None:
+def insert_missing(conn: Connection, table: Table, rows: Rows, keys: Sequence[str]) -> None:
     """Insert rows whose `keys` are not there yet; leave existing rows untouched."""
-    if not rows:
+    columns = _by_column(rows)
+    if not _row_count(columns):
         return
     if conn.dialect.name == "postgresql":
-        return _pg_copy_merge(conn, table, rows, keys, None, None)
-    for chunk in chunked(rows, BATCH_ROWS):
-        stmt = _insert(conn, table)
-        if conn.dialect.name == "mysql":  # a no-op update, not INSERT IGNORE, which would also hide bad data
-            stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+        return _pg_copy_merge(conn, table, columns, keys, None, None)
+    stmt = _insert(conn, table)
+    if conn.dialect.name == "mysql":  # a no-op update, not INSERT IGNORE, which would also hide bad data
+        stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    for chunk in _chunks(columns, BATCH_ROWS):
+        _execute_many(conn, table, stmt, chunk)
+
+
+def _bound(conn: Connection, table: Table, columns: dict[str, list], finish=None) -> dict[str, list]:
+    """Each column's values as the driver takes them, converted by the column type's bind processor exactly as
+    SQLAlchemy converts them (then by `finish`), a column at a time and each distinct value once: amounts, SKUs and
+    times repeat a lot (zeros, prices, an order's time on each of its items)."""
+    bound, converted = {}, {}
+    for name, values in columns.items():
+        kind = table.c[name].type
+        process = kind._cached_bind_processor(conn.dialect)
+        if process is None and finish is None:
+            bound[name] = values
+            continue
+        if finish is None:
+            convert = process
         else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-        conn.execute(stmt, list(chunk))
+            convert = finish if process is None else (lambda value, process=process: finish(process(value)))
+        done = converted.setdefault(repr(kind), {})  # columns of one type share theirs (an amount, its base twin)
+        bound[name] = [done[v] if v in done else done.setdefault(v, convert(v)) for v in values]
+    return bound
 
 
-def _pg_copy_merge(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str],
+def _execute_many(conn: Connection, table: Table, stmt, columns: dict[str, list]) -> None:
+    """The driver's executemany of `stmt`, compiled once. SQLAlchemy's own executemany handles the parameters row by
+    row, which on wide tables costs several times what the database's work does; the values bound are the same."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+    if conn.dialect.driver == "pymysql":
+        return _pymysql_execute_many(conn, table, compiled.string, columns)
+    bound = _bound(conn, table, columns)
+    if compiled.positiontup is not None:  # SQLite's "?": the parameters in the compiled statement's order
+        params = list(zip(*(bound[name] for name in compiled.positiontup), strict=True))
+    else:  # another MySQL driver's "%(name)s"
+        params = [dict(zip(bound, row, strict=True)) for row in zip(*bound.values(), strict=True)]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _pymysql_execute_many(conn: Connection, table: Table, sql: str, columns: dict[str, list]) -> None:
+    """PyMySQL's executemany (multi-row INSERT statements up to its maximum length), with each distinct value of a
+    column escaped once, by PyMySQL's own escaping: PyMySQL escapes every value anew, in Python, which was most of a
+    MariaDB load's time."""
+    from pymysql.cursors import RE_INSERT_VALUES, Cursor
+
+    driver = conn.connection.dbapi_connection
+    escaped = _bound(conn, table, columns, finish=driver.escape)
+    parts = RE_INSERT_VALUES.match(sql)
+    if parts is None:
+        raise ValueError(f"not a multi-row INSERT: {sql}")
+    prefix, template, postfix = parts.group(1) % (), parts.group(2).rstrip(), (parts.group(3) or "") % ()
+    order = re.findall(r"%\((\w+)\)s", template)  # the VALUES (...) placeholders, in column order
+    if f"({', '.join(f'%({name})s' for name in order)})" != template:
+        raise ValueError(f"unexpected VALUES clause: {template}")
+    limit = Cursor.max_stmt_length - len(prefix) - len(postfix)
+    batch, size = [], 0
+    for row in zip(*(escaped[name] for name in order), strict=True):
+        values = f"({','.join(row)})"
+        length = len(values.encode(driver.encoding)) + 1
+        if batch and size + length > limit:
+            _execute_text(conn, prefix + ",".join(batch) + postfix)
+            batch, size = [], 0
+        batch.append(values)
+        size += length
+    if batch:
+        _execute_text(conn, prefix + ",".join(batch) + postfix)
+
+
+def _execute_text(conn: Connection, sql: str) -> None:
+    """A statement holding its values as literals: run without parameters, so "%" in a value stays as it is."""
+    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+
+
+def copy_missing(conn: Connection, table: Table, query: Select, columns: Sequence[str], keys: Sequence[str]) -> None:
+    """INSERT INTO table (columns) SELECT ...: rows the database derives from rows it holds, never passing through
+    Python; those whose `keys` are there already are left untouched, as in insert_missing."""
+    stmt = _insert(conn, table).from_select(list(columns), query)
+    if conn.dialect.name == "mysql":
+        stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt)
+
+
+def _pg_copy_merge(conn: Connection, table: Table, columns: dict[str, list], keys: Sequence[str],
                    update: Sequence[str] | None, newer: str | None) -> None:
     """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT. Row-by-row
     statements cost about 60 µs a row here; this runs near COPY speed. Same semantics as the generic path."""
     import csv
     import io
 
-    columns = list(rows[0])
-    processors = {c: table.c[c].type._cached_bind_processor(conn.dialect) for c in columns}
-    unique = {tuple(row[k] for k in keys): row for row in rows}  # one row per key: the last, as sequential writes
+    # One row per key: the last one's values, in the order keys first appear, as sequential writes would leave them.
+    last = {key: n for n, key in enumerate(zip(*(columns[k] for k in keys), strict=True))}
+    text = _bound(conn, table, {name: [values[n] for n in last.values()] for name, values in columns.items()},
+                  finish=_copy_text)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in unique.values():
-        values = []
-        for c in columns:
-            value = processors[c](row[c]) if processors[c] else row[c]
-            values.append("\\N" if value is None else value.isoformat() if hasattr(value, "isoformat") else value)
-        writer.writerow(values)
+    csv.writer(buffer).writerows(zip(*text.values(), strict=True))
     buffer.seek(0)
     temp = f"tmp_{table.name}"
     names = ", ".join(f'"{c}"' for c in columns)
@@ -111,6 +206,11 @@ def _pg_copy_merge(conn: Connection, table: Table, rows: Sequence[dict], keys: S
         action = "DO NOTHING"
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {temp} '
                          f"ON CONFLICT ({conflict}) {action}")
+
+
+def _copy_text(value):
+    """A bound value as COPY's CSV reads it (\\N is NULL)."""
+    return "\\N" if value is None else value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _if(condition, then, otherwise):

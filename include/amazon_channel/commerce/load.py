@@ -2,70 +2,104 @@
 
 `load_orders` runs in one transaction: it upserts the batch into the channel tables (newer Amazon data wins),
 then creates Commerce orders for *every* channel order that should have one and has none yet (this batch's and
-earlier blocked ones), cancels what Amazon canceled, and keeps stock reservations in step. Re-running it, or
-loading overlapping windows, changes nothing that is already right.
+earlier blocked ones), each paid and invoiced with Amazon's own amounts (money.md), refunds what Amazon canceled,
+notes later changes of amounts, and keeps stock reservations in step. Re-running it, or loading overlapping windows,
+changes nothing that is already right.
 """
 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..batching import IN_LIST, chunked
-from ..rules import NOT_SHARED, PENDING_STATUSES, buyer_identity, due_for_commerce_order
+from ..rules import CURRENCY_DECIMALS, NOT_SHARED, PENDING_STATUSES, buyer_identity, due_for_commerce_order
 from ..settings import OrderSettings
 from ..summaries import CustomersSummary, LoadSummary, RunRecord
 from ..timeutil import parse_iso, utcnow
-from .db import insert_missing, upsert
-from .notes import add_history, set_notes
+from .db import copy_missing, insert_missing, upsert
+from .notes import add_history, note_once, set_notes
 from .schema import (
+    CHANNEL_ITEM_AMOUNTS,
+    CREDITMEMO_REFUNDED,
+    DOCUMENT_TOTALS,
+    INVOICE_PAID,
+    LINE_AMOUNTS,
+    MONEY_QUANTUM,
+    base_twin,
     catalog_product,
     channel_amazon_order,
     channel_amazon_order_item,
     channel_amazon_sync_run,
     customer_entity,
     inventory_reservation,
+    sales_creditmemo,
+    sales_creditmemo_item,
+    sales_invoice,
+    sales_invoice_item,
     sales_order,
     sales_order_address,
     sales_order_item,
+    sales_order_payment,
+    sales_order_status_history,
     sales_sequence,
     store_websites,
 )
 
 log = logging.getLogger(__name__)
 
-FRAME_ROWS = 10_000  # rows turned into dicts at a time: a 100,000-order load never holds them all
+FRAME_ROWS = 10_000  # rows turned into Python values at a time: a 100,000-order load never holds them all
 ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "fulfillment_channel", "purchase_date",
                  "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
                  "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
-                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped", "amazon_package_refs"]
+                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped", "amazon_package_refs",
+                 "delivery_tip", "delivery_tip_status", "purchase_order_number", "buyer_tax_registration"]
 ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "qty_shipped", "unit_price",
-                "gift_message", "last_updated"]
+                "gift_message", "last_updated", *CHANNEL_ITEM_AMOUNTS, "promotion_ids", "tax_collection_model",
+                "tax_reporting_scheme"]
+# Amounts the transform hands on as integer ten-thousandths (`<name>_e4`), stored as Money under `<name>`.
+ORDER_MONEY = ["subtotal", "grand_total", "delivery_tip"]
+ITEM_MONEY = ["unit_price", *CHANNEL_ITEM_AMOUNTS]
+ZERO = Decimal(0)
 
 
-def _money(value) -> Decimal | None:
-    return None if value is None or pd.isna(value) else Decimal(int(value)).scaleb(-4)
+def _money(values: pd.Series) -> pd.Series:
+    """Integer ten-thousandths as exact Decimals (each distinct amount made once); null stays null."""
+    values = values.astype("Int64")
+    return values.map({amount: Decimal(int(amount)).scaleb(-4) for amount in values.dropna().unique()},
+                      na_action="ignore").astype(object)
 
 
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    """Rows as plain Python values for the driver (NA -> None; aware Timestamps are datetimes)."""
-    return frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
+def _with_money(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    return frame.assign(**{name: _money(frame[f"{name}_e4"]) for name in names})
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """An amount as people read it: the currency's own digits (JPY none), then the code."""
+    return f"{amount.quantize(Decimal(1).scaleb(-CURRENCY_DECIMALS.get(currency, 2)))} {currency}"
+
+
+def _columns(frame: pd.DataFrame, columns: list[str]) -> dict[str, list]:
+    """The frame's rows by column, as plain Python values for the driver (NA -> None; aware Timestamps are
+    datetimes): what db.upsert and db.insert_missing write, without making a dict per row."""
+    return {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in columns}
 
 
 def _insert_frame(conn: Connection, table: Table, frame: pd.DataFrame, keys: list[str]) -> None:
     """Insert the frame's rows whose `keys` are not there yet, a slice at a time (peak memory stays flat)."""
     for part in chunked(frame, FRAME_ROWS):
-        insert_missing(conn, table, _records(part, list(frame.columns)), keys)
+        insert_missing(conn, table, _columns(part, list(frame.columns)), keys)
 
 
 def _frame(conn: Connection, query) -> pd.DataFrame:
-    """A query's rows as a frame, from plain tuples (row mappings cost several times the memory)."""
+    """A query's rows as a frame, from plain tuples (row mappings cost several times the memory, and pandas probes
+    each SQLAlchemy Row for named-tuple attributes, which costs five times the tuples' own time)."""
     result = conn.execute(query)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 def _store_ids(frame: pd.DataFrame, settings: OrderSettings) -> pd.Series:
@@ -110,6 +144,7 @@ def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, setti
         _reserve_pending(conn, settings)
         created, blocked = _create_commerce_orders(conn, settings, now)
         canceled = _cancel_orders(conn, now)
+        _note_amount_changes(conn, now)
         if run is not None:
             _record_run(conn, run, seen, created, blocked, now)
     summary: LoadSummary = {
@@ -135,22 +170,15 @@ def _record_run(conn: Connection, run: RunRecord, seen: pd.Series, created: pd.S
 
 
 def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> int:
-    frame = orders.assign(store_id=_store_ids(orders, settings), subtotal=orders["subtotal_e4"],
-                          grand_total=orders["grand_total_e4"])
     keep = ["sales_order_id", "sales_order_increment_id", "note", "amazon_order_id"]
-    for part in chunked(frame, FRAME_ROWS):
-        rows = _records(part, ORDER_COLUMNS)
-        for row in rows:
-            row["subtotal"], row["grand_total"] = _money(row["subtotal"]), _money(row["grand_total"])
-        upsert(conn, channel_amazon_order, rows, ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep],
-               newer="last_updated")
-    for part in chunked(items.assign(unit_price=items["unit_price_e4"]), FRAME_ROWS):
-        rows = _records(part, ITEM_COLUMNS)
-        for row in rows:
-            row["unit_price"] = _money(row["unit_price"])
-        upsert(conn, channel_amazon_order_item, rows, ["amazon_order_id", "order_item_id"],
+    for part in chunked(orders.assign(store_id=_store_ids(orders, settings)), FRAME_ROWS):
+        upsert(conn, channel_amazon_order, _columns(_with_money(part, ORDER_MONEY), ORDER_COLUMNS),
+               ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep], newer="last_updated")
+    for part in chunked(items, FRAME_ROWS):
+        upsert(conn, channel_amazon_order_item, _columns(_with_money(part, ITEM_MONEY), ITEM_COLUMNS),
+               ["amazon_order_id", "order_item_id"],
                [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated")
-    return len(frame)
+    return len(orders)
 
 
 def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
@@ -188,12 +216,15 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
     another database numbers the same orders the same way.
     """
     pending = _needs_commerce_order(conn, settings)
-    candidates = _frame(conn, select(channel_amazon_order).where(pending))
+    candidates = _frame(conn, select(*(channel_amazon_order.c[c] for c in CANDIDATE_COLUMNS)).where(pending))
     none = pd.Series(dtype=int)
     if candidates.empty:
         return none, none
     lines = _candidate_lines(conn, pending)
+    totals = _order_totals(candidates, lines)
     blocks = _blocking_reasons(conn, candidates, lines, pending)
+    unusable = _unusable_amounts(candidates, totals)
+    blocks = pd.concat([blocks, unusable[~unusable.index.isin(blocks.index)]])
     is_blocked = candidates["amazon_order_id"].isin(blocks.index)
     ok = candidates[~is_blocked].sort_values(["purchase_date", "amazon_order_id"])
 
@@ -209,21 +240,40 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
     order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
     buyer = _buyer(ok)
 
-    _insert_frame(conn, sales_order, _sales_order_rows(ok, order_lines, buyer, mp_settings), ["ext_order_id"])
+    sales = _sales_order_rows(ok, order_lines, totals, buyer, mp_settings)
+    _insert_frame(conn, sales_order, sales, ["ext_order_id"])
     entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
     _insert_frame(conn, sales_order_item, _sales_order_item_rows(conn, order_lines, entity),
                   ["order_id", "ext_order_item_id"])
     _insert_frame(conn, sales_order_address, _sales_order_address_rows(ok, buyer, entity),
                   ["parent_id", "address_type"])
     _insert_frame(conn, inventory_reservation, _reservation_rows(conn, order_lines), ["ext_order_id", "sku", "event"])
-    _link_channel_orders(conn, ok, entity, now)
+    # This load's orders have the ids from the first to the last it created: the statements below find them by that
+    # range (no id lists, planned alike on every database). Another order in the range can only be one a concurrent
+    # load of this code created, due the same rows; the unique keys keep them to one.
+    order_ids = ok["amazon_order_id"].map(entity).astype(int)
+    created = and_(sales_order.c.entity_id >= int(order_ids.min()), sales_order.c.entity_id <= int(order_ids.max()))
+    _record_payment(conn, ok, sales, order_ids, created)
+    _link_channel_orders(conn, ok, created, now)
     return ok["marketplace_id"].value_counts(), blocked
+
+
+# What a Commerce order is made of, of each channel order and item (money.md); the other columns are not read.
+CANDIDATE_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "fulfillment_channel", "purchase_date",
+                     "last_updated", "buyer_email", "buyer_name", "buyer_company", "ship_name", "ship_street",
+                     "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "grand_total",
+                     "currency", "delivery_tip", "delivery_tip_status", "buyer_tax_registration"]
+LINE_SOURCE = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "gift_message",
+               "tax_collection_model", "tax_reporting_scheme", "item_amount", "shipping_amount", "gift_wrap_amount",
+               "cod_fee_amount", "other_amount", "tax_amount", "item_tax", "shipping_tax", "gift_wrap_tax",
+               "cod_fee_tax", "discount_amount", "item_discount", "shipping_discount"]
+LINE_SOURCE_AMOUNTS = [c for c in LINE_SOURCE if c in CHANNEL_ITEM_AMOUNTS]
 
 
 def _candidate_lines(conn: Connection, pending) -> pd.DataFrame:
     """The channel items of the candidate orders, with their order's fulfillment channel and purchase date."""
     o, i = channel_amazon_order.c, channel_amazon_order_item.c
-    return _frame(conn, select(channel_amazon_order_item, o.fulfillment_channel, o.purchase_date)
+    return _frame(conn, select(*(i[c] for c in LINE_SOURCE), o.fulfillment_channel, o.purchase_date)
                   .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending))
 
 
@@ -233,24 +283,88 @@ def _buyer(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
                                                              "amazon_order_id")}))
 
 
-def _sales_order_rows(ok: pd.DataFrame, order_lines: pd.DataFrame, buyer: tuple, mp_settings: dict) -> pd.DataFrame:
-    """sales_order: one row per order. Merchant orders are processing, in the store's new-order status; FBA orders,
-    shipped by Amazon already, are complete. Shipping is what the grand total holds above the subtotal."""
+def _sum(*columns: pd.Series) -> pd.Series:
+    total = columns[0]
+    for column in columns[1:]:
+        total = total + column
+    return total
+
+
+def _negated(amounts: pd.Series) -> pd.Series:
+    """-x without Decimal's negative zero (0 - x is +0 where x is 0)."""
+    return ZERO - amounts
+
+
+def _per_unit(totals: pd.Series, qty: pd.Series) -> list[Decimal]:
+    return [(total / q).quantize(MONEY_QUANTUM, ROUND_HALF_UP) for total, q in zip(totals, qty, strict=True)]
+
+
+def _order_totals(candidates: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Each candidate order's Commerce totals (DOCUMENT_TOTALS), summed from its items' Amazon breakdowns, plus
+    `complete` (every amount known) and `adds_up` (the columns sum to Amazon's grandTotal). Indexed by order id."""
+    amounts = lines[LINE_SOURCE_AMOUNTS]
+    known = amounts.notna().all(axis=1).groupby(lines["amazon_order_id"]).all()
+    item = lines.assign(**{c: amounts[c].fillna(ZERO) for c in LINE_SOURCE_AMOUNTS})
+    item["item_incl_tax"] = item["item_amount"] + item["item_tax"]
+    sums = item.groupby("amazon_order_id")[[*LINE_SOURCE_AMOUNTS, "item_incl_tax"]].sum()
+    order = candidates.set_index("amazon_order_id")
+    totals = pd.DataFrame({
+        "subtotal": sums["item_amount"], "subtotal_incl_tax": sums["item_incl_tax"],
+        "tax_amount": sums["tax_amount"],
+        "shipping_amount": sums["shipping_amount"], "shipping_tax_amount": sums["shipping_tax"],
+        "shipping_incl_tax": sums["shipping_amount"] + sums["shipping_tax"],
+        "discount_amount": sums["discount_amount"], "shipping_discount_amount": _negated(sums["shipping_discount"]),
+        "gw_price": sums["gift_wrap_amount"], "gw_tax_amount": sums["gift_wrap_tax"],
+        "amazon_cod_fee": sums["cod_fee_amount"], "amazon_cod_fee_tax": sums["cod_fee_tax"],
+        "amazon_other_charges": sums["other_amount"],
+    }, index=order.index)
+    totals["amazon_delivery_tip"] = order["delivery_tip"]
+    totals["grand_total"] = order["grand_total"]
+    totals["complete"] = (known.reindex(order.index, fill_value=False).astype(bool) & order["delivery_tip"].notna()
+                          & order["grand_total"].notna())
+    parts = totals[["subtotal", "shipping_amount", "gw_price", "amazon_cod_fee", "amazon_other_charges", "tax_amount",
+                    "discount_amount", "amazon_delivery_tip"]].where(totals["complete"], ZERO).fillna(ZERO)
+    totals["adds_up"] = totals["complete"] & (_sum(*(parts[c] for c in parts)) == totals["grand_total"])
+    return totals
+
+
+def _unusable_amounts(candidates: pd.DataFrame, totals: pd.DataFrame) -> pd.Series:
+    """Orders whose amounts cannot be booked (money.md: never from amounts that do not add up): amazon_order_id ->
+    note. Validation quarantines such orders; what reaches this is a channel row kept from before Amazon's
+    breakdowns were imported, which Amazon's next update of the order completes."""
+    missing = totals.index[~totals["complete"]]
+    wrong = totals.index[totals["complete"] & ~totals["adds_up"]]
+    return pd.concat([
+        pd.Series("Cannot create order: Amazon's amount breakdown is missing (imported before amounts were kept); "
+                  "Amazon's next update of the order brings it", index=missing, dtype="string"),
+        pd.Series("Cannot create order: Amazon's amounts do not add up to its grand total", index=wrong,
+                  dtype="string")])
+
+
+def _sales_order_rows(ok: pd.DataFrame, order_lines: pd.DataFrame, totals: pd.DataFrame, buyer: tuple,
+                      mp_settings: dict) -> pd.DataFrame:
+    """sales_order: one row per order, paid and invoiced whole (Amazon collected the money). Merchant orders are
+    processing, in the store's new-order status; FBA orders, shipped by Amazon already, are complete. The amounts
+    are Amazon's, copied (money.md), each with its base twin at rate 1."""
     firstname, lastname, email = buyer
     state = ok["fulfillment_channel"].map({"MFN": "processing", "AFN": "complete"})
     status = ok["marketplace_id"].map({mp: s.new_order_status for mp, s in mp_settings.items()})
     status = status.where(state == "processing", "complete")
     qty = order_lines.groupby("amazon_order_id")["qty_ordered"].sum()
+    amounts = totals.loc[ok["amazon_order_id"], DOCUMENT_TOTALS].set_axis(ok.index)
     sales = pd.DataFrame({
         "increment_id": ok["increment_id"], "store_id": ok["store_id"].astype(int), "state": state, "status": status,
         "customer_id": ok["customer_id"], "customer_is_guest": ok["customer_id"].isna(),
         "customer_email": email, "customer_firstname": firstname, "customer_lastname": lastname,
-        "subtotal": ok["subtotal"], "tax_amount": Decimal(0), "grand_total": ok["grand_total"],
-        "order_currency_code": ok["currency"], "total_qty_ordered": ok["amazon_order_id"].map(qty).astype(int),
+        **{column: amounts[name] for name in DOCUMENT_TOTALS for column in (name, base_twin(name))},
+        "amazon_delivery_tip_status": ok["delivery_tip_status"],
+        "order_currency_code": ok["currency"], "base_currency_code": ok["currency"], "base_to_order_rate": Decimal(1),
+        **{column: amounts["grand_total"] for name in ("total_invoiced", "total_paid")
+           for column in (name, base_twin(name))},
+        "customer_taxvat": ok["buyer_tax_registration"],
+        "total_qty_ordered": ok["amazon_order_id"].map(qty).astype(int),
         "ext_order_id": ok["amazon_order_id"], "send_email": False,
         "created_at": ok["purchase_date"], "updated_at": ok["last_updated"]})
-    sales["shipping_amount"] = [max(g - s, Decimal(0))
-                                for g, s in zip(sales["grand_total"], sales["subtotal"], strict=True)]
     return sales
 
 
@@ -258,17 +372,72 @@ def _sales_order_rows(ok: pd.DataFrame, order_lines: pd.DataFrame, buyer: tuple,
 ITEM_NAME_LENGTH = sales_order_item.c.name.type.length
 
 
+def _line_amounts(lines: pd.DataFrame) -> pd.DataFrame:
+    """LINE_AMOUNTS and tax_percent of each item, from its Amazon breakdown (money.md): row_total is ITEM (net of tax
+    on every marketplace), price per unit to 4 decimals, the incl_tax pair adds TAX[ITEM], tax_amount is all of the
+    item's TAX, discount_amount is DISCOUNT[ITEM] made positive."""
+    row_total, item_tax, qty = lines["item_amount"], lines["item_tax"], lines["qty_ordered"]
+    incl_tax = row_total + item_tax
+    return pd.DataFrame({
+        "price": _per_unit(row_total, qty), "price_incl_tax": _per_unit(incl_tax, qty),
+        "row_total": row_total, "row_total_incl_tax": incl_tax, "tax_amount": lines["tax_amount"],
+        "discount_amount": _negated(lines["item_discount"]),
+        "tax_percent": [(tax * 100 / net).quantize(MONEY_QUANTUM, ROUND_HALF_UP) if net else ZERO
+                        for tax, net in zip(item_tax, row_total, strict=True)]}, index=lines.index)
+
+
 def _sales_order_item_rows(conn: Connection, order_lines: pd.DataFrame, entity: dict) -> pd.DataFrame:
-    """sales_order_item: one row per Amazon order item, linked to its Commerce order and catalog product."""
+    """sales_order_item: one row per Amazon order item, linked to its Commerce order and catalog product, invoiced
+    whole."""
     products = _lookup(conn, catalog_product.c.sku, catalog_product.c.entity_id, list(order_lines["sku"].unique()))
+    amounts = _line_amounts(order_lines)
     return pd.DataFrame({
         "order_id": order_lines["amazon_order_id"].map(entity), "ext_order_item_id": order_lines["order_item_id"],
         "sku": order_lines["sku"], "name": order_lines["title"].str.slice(0, ITEM_NAME_LENGTH),
         "product_id": order_lines["sku"].map(products),
         "qty_ordered": order_lines["qty_ordered"], "qty_shipped": 0, "qty_canceled": 0,
-        "price": order_lines["unit_price"],
-        "row_total": [p * q for p, q in zip(order_lines["unit_price"], order_lines["qty_ordered"], strict=True)],
+        "qty_invoiced": order_lines["qty_ordered"], "qty_refunded": 0,
+        **{column: amounts[name] for name in LINE_AMOUNTS for column in (name, base_twin(name))},
+        "tax_percent": amounts["tax_percent"],
+        "amazon_tax_collection_model": order_lines["tax_collection_model"],
+        "amazon_tax_reporting_scheme": order_lines["tax_reporting_scheme"],
         "gift_message": order_lines["gift_message"]})
+
+
+# The invoice and the credit memo copy these columns from the order and its items, in the database: they hold the
+# same amounts to the last digit by construction, and nothing is converted or bound per amount a second time.
+_TOTAL_COLUMNS = [column for name in DOCUMENT_TOTALS for column in (name, base_twin(name))]
+_LINE_COLUMNS = [column for name in LINE_AMOUNTS for column in (name, base_twin(name))]
+
+
+def _record_payment(conn: Connection, ok: pd.DataFrame, sales: pd.DataFrame, order_ids: pd.Series, created) -> None:
+    """Amazon collected the buyer's money: each new order (`created`) gets its `amazon` payment, one paid invoice of
+    everything (captured offline, as the Commerce extension does, FBA orders too) and a comment in its history."""
+    so, soi, inv, o = sales_order.c, sales_order_item.c, sales_invoice.c, channel_amazon_order.c
+    copy_missing(conn, sales_order_payment, select(
+        so.entity_id, literal("amazon"), so.grand_total, so.base_grand_total, so.grand_total, so.base_grand_total,
+        o.purchase_order_number).select_from(sales_order)
+        .join(channel_amazon_order, o.amazon_order_id == so.ext_order_id).where(created),
+        ["parent_id", "method", "amount_ordered", "base_amount_ordered", "amount_paid", "base_amount_paid",
+         "po_number"], ["parent_id"])
+    copy_missing(conn, sales_invoice, select(
+        so.entity_id, so.store_id, so.increment_id, literal(INVOICE_PAID), *[so[c] for c in _TOTAL_COLUMNS],
+        so.order_currency_code, so.base_currency_code, so.total_qty_ordered, literal(False), so.updated_at,
+        so.updated_at).where(created),
+        ["order_id", "store_id", "increment_id", "state", *_TOTAL_COLUMNS, "order_currency_code",
+         "base_currency_code", "total_qty", "email_sent", "created_at", "updated_at"], ["increment_id", "store_id"])
+    copy_missing(conn, sales_invoice_item, select(
+        inv.entity_id, soi.item_id, soi.sku, soi.name, soi.qty_invoiced, *[soi[c] for c in _LINE_COLUMNS])
+        .select_from(sales_order).join(sales_order_item, soi.order_id == so.entity_id)
+        .join(sales_invoice, inv.order_id == so.entity_id).where(created),
+        ["parent_id", "order_item_id", "sku", "name", "qty", *_LINE_COLUMNS], ["parent_id", "order_item_id"])
+    comments = [f"Paid at Amazon (order {oid}): invoice #{inc} captured offline, {money_text(total, currency)}"
+                for oid, inc, total, currency in zip(ok["amazon_order_id"], sales["increment_id"],
+                                                      sales["grand_total"], sales["order_currency_code"], strict=True)]
+    history = pd.DataFrame({"parent_id": order_ids, "entity_name": "invoice", "status": sales["status"],
+                            "comment": comments, "is_customer_notified": False, "is_visible_on_front": False,
+                            "created_at": sales["updated_at"]}, index=ok.index)
+    _insert_frame(conn, sales_order_status_history, history, ["parent_id", "entity_name"])
 
 
 def _sales_order_address_rows(ok: pd.DataFrame, buyer: tuple, entity: dict) -> pd.DataFrame:
@@ -295,15 +464,18 @@ def _reservation_rows(conn: Connection, order_lines: pd.DataFrame) -> pd.DataFra
                          "ext_order_id": merchant_lines["amazon_order_id"], "event": "order_placed"})
 
 
-def _link_channel_orders(conn: Connection, ok: pd.DataFrame, entity: dict, now) -> None:
-    """channel_amazon_order: each order points at its new Commerce order, with a note (and history row) saying so."""
-    o = channel_amazon_order.c
-    links = [{"b_id": oid, "sales_order_id": int(entity[oid]), "inc": inc, "note": f"Commerce order #{inc} created"}
-             for oid, inc in zip(ok["amazon_order_id"], ok["increment_id"], strict=True)]
-    conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id")).values(
-        sales_order_id=bindparam("sales_order_id"), sales_order_increment_id=bindparam("inc"), note=bindparam("note")),
-        links)
-    add_history(conn, {link["b_id"]: link["note"] for link in links}, now)
+CREATED_NOTE = ("Commerce order #", " created")  # around the increment id
+
+
+def _link_channel_orders(conn: Connection, ok: pd.DataFrame, created, now) -> None:
+    """channel_amazon_order: each order points at its new Commerce order, with a note (and history row) saying so;
+    one UPDATE ... FROM for them all."""
+    o, so = channel_amazon_order.c, sales_order.c
+    conn.execute(update(channel_amazon_order).where(o.amazon_order_id == so.ext_order_id, created).values(
+        sales_order_id=so.entity_id, sales_order_increment_id=so.increment_id,
+        note=literal(CREATED_NOTE[0]) + so.increment_id + literal(CREATED_NOTE[1])))
+    add_history(conn, {oid: f"{CREATED_NOTE[0]}{inc}{CREATED_NOTE[1]}"
+                       for oid, inc in zip(ok["amazon_order_id"], ok["increment_id"], strict=True)}, now)
 
 
 def _lookup(conn: Connection, key_column, value_column, keys: list) -> dict:
@@ -383,19 +555,27 @@ def _customer_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict, website
 
 
 def _cancel_orders(conn: Connection, now) -> int:
-    """Amazon canceled before shipment: cancel the Commerce order and release every reservation it held."""
+    """Amazon canceled before shipment: release every reservation the order held, and in Commerce refund an invoiced
+    order whole with a credit memo (it ends closed, as Magento closes a fully refunded order); an order created
+    before orders were invoiced is canceled."""
     o, so, r = channel_amazon_order.c, sales_order.c, inventory_reservation.c
-    to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id).join(
+    to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id, so.total_invoiced,
+                                    so.order_currency_code, o.amazon_order_id).join(
         channel_amazon_order, o.sales_order_id == so.entity_id).where(
-        o.status == "Canceled", so.state.not_in(["canceled", "complete"]))).all()
-    if to_cancel:
+        o.status == "Canceled", so.state.not_in(["canceled", "complete", "closed"]))).all()
+    invoiced = [row for row in to_cancel if row.total_invoiced is not None]
+    uninvoiced = [row for row in to_cancel if row.total_invoiced is None]
+    if uninvoiced:
         conn.execute(update(sales_order).where(so.entity_id == bindparam("b_id")).values(
             state="canceled", status="canceled", updated_at=bindparam("b_updated")),
-            [{"b_id": e, "b_updated": t} for e, t, _ in to_cancel])
-        canceled = dict(conn.execute(select(o.sales_order_id, o.amazon_order_id)
-                                     .where(o.sales_order_id.in_([e for e, _, _ in to_cancel]))).all())
-        set_notes(conn, {canceled[e]: f"Canceled by Amazon; Commerce order #{n} canceled" for e, _, n in to_cancel},
-                  now)
+            [{"b_id": row.entity_id, "b_updated": row.last_updated} for row in uninvoiced])
+    if invoiced:
+        _refund(conn, invoiced)
+    notes = {row.amazon_order_id: f"Canceled by Amazon; Commerce order #{row.increment_id} canceled"
+             for row in uninvoiced}
+    notes.update({row.amazon_order_id: f"Canceled by Amazon; Commerce order #{row.increment_id} closed, credit memo "
+                                       f"#{row.increment_id} refunded {_refunded_text(row)}" for row in invoiced})
+    set_notes(conn, notes, now)
     held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
         channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
         .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()
@@ -403,3 +583,57 @@ def _cancel_orders(conn: Connection, now) -> int:
         {"ext_order_id": e, "sku": s, "quantity": -q, "event": "order_canceled"} for e, s, q in held],
         ["ext_order_id", "sku", "event"])
     return len(to_cancel)
+
+
+def _refunded_text(order) -> str:
+    return money_text(order.total_invoiced, order.order_currency_code)
+
+
+def _refund(conn: Connection, orders: list) -> None:
+    """Credit memos refunding the invoices of `orders` whole (copied from them in the database, at the time Amazon
+    canceled); the orders, their items and payments record the refund, and each order's history says so."""
+    so, soi, inv, item, memo, pay, o = (sales_order.c, sales_order_item.c, sales_invoice.c, sales_invoice_item.c,
+                                        sales_creditmemo.c, sales_order_payment.c, channel_amazon_order.c)
+    order_ids = [row.entity_id for row in orders]
+    for ids in chunked(order_ids, IN_LIST):
+        copy_missing(conn, sales_creditmemo, select(
+            inv.order_id, inv.store_id, inv.increment_id, literal(CREDITMEMO_REFUNDED), inv.entity_id,
+            *[inv[c] for c in _TOTAL_COLUMNS], inv.order_currency_code, inv.base_currency_code, inv.total_qty,
+            literal(False), o.last_updated, o.last_updated).select_from(sales_invoice)
+            .join(channel_amazon_order, o.sales_order_id == inv.order_id).where(inv.order_id.in_(ids)),
+            ["order_id", "store_id", "increment_id", "state", "invoice_id", *_TOTAL_COLUMNS, "order_currency_code",
+             "base_currency_code", "total_qty", "email_sent", "created_at", "updated_at"], ["increment_id", "store_id"])
+        copy_missing(conn, sales_creditmemo_item, select(
+            memo.entity_id, item.order_item_id, item.sku, item.name, item.qty, *[item[c] for c in _LINE_COLUMNS])
+            .select_from(sales_invoice_item).join(sales_creditmemo, memo.invoice_id == item.parent_id)
+            .where(memo.order_id.in_(ids)),
+            ["parent_id", "order_item_id", "sku", "name", "qty", *_LINE_COLUMNS], ["parent_id", "order_item_id"])
+        conn.execute(update(sales_order_item).where(soi.order_id.in_(ids)).values(qty_refunded=soi.qty_invoiced))
+        conn.execute(update(sales_order_payment).where(pay.parent_id.in_(ids)).values(
+            amount_refunded=pay.amount_paid, base_amount_refunded=pay.base_amount_paid))
+    conn.execute(update(sales_order).where(so.entity_id == bindparam("b_id")).values(
+        state="closed", status="closed", updated_at=bindparam("b_updated"), total_refunded=so.total_paid,
+        base_total_refunded=so.base_total_paid), [{"b_id": row.entity_id, "b_updated": row.last_updated}
+                                                  for row in orders])
+    history = pd.DataFrame({
+        "parent_id": order_ids, "entity_name": "creditmemo", "status": "closed",
+        "comment": [f"Canceled by Amazon: credit memo #{row.increment_id} refunded offline, {_refunded_text(row)}"
+                    for row in orders],
+        "is_customer_notified": False, "is_visible_on_front": False,
+        "created_at": [row.last_updated for row in orders]})
+    _insert_frame(conn, sales_order_status_history, history, ["parent_id", "entity_name"])
+
+
+def _note_amount_changes(conn: Connection, now) -> None:
+    """Amazon changed the amounts of an order that has its Commerce order (a price adjustment before shipment): the
+    channel tables already hold the new figures; the Commerce order, invoiced, is left as it is and the change
+    noted, once per change (a later run seeing the same figures adds nothing). One query over the linked orders:
+    a change seen by an earlier run is found again and, already noted, adds nothing."""
+    o, so = channel_amazon_order.c, sales_order.c
+    changed = conn.execute(select(o.amazon_order_id, so.grand_total, o.grand_total, o.currency, so.increment_id)
+                           .join(sales_order, so.entity_id == o.sales_order_id)
+                           .where(o.status != "Canceled", o.grand_total.is_not(None),
+                                  o.grand_total != so.grand_total)).all()
+    note_once(conn, {oid: f"Amazon changed the amounts: grand total {money_text(invoiced, currency)} in Commerce "
+                          f"order #{number}, now {money_text(amazon, currency)} at Amazon; the invoiced order is not "
+                          f"rewritten" for oid, invoiced, amazon, currency, number in changed}, now)

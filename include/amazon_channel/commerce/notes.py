@@ -27,6 +27,22 @@ def set_notes(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
     return len(changed)
 
 
+def note_once(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
+    """Set each order's latest note, unless its history already holds that very note: an event is noted once, however
+    often later runs see it again (another note may have been set since)."""
+    n = channel_amazon_order_note.c
+    recorded: set[tuple[str, str]] = set()
+    for ids in chunked(list(notes), IN_LIST):
+        recorded.update(conn.execute(select(n.amazon_order_id, n.note).where(n.amazon_order_id.in_(ids))).all())
+    new = {order: note[:1024] for order, note in notes.items() if (order, note[:1024]) not in recorded}
+    if new:
+        o = channel_amazon_order.c
+        conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))
+                     .values(note=bindparam("b_note")), [{"b_id": k, "b_note": v} for k, v in new.items()])
+        add_history(conn, new, at)
+    return len(new)
+
+
 def add_history(conn: Connection, notes: Mapping[str, str], at: datetime) -> None:
     """History rows for notes the caller has already written to channel_amazon_order.note."""
     if notes:

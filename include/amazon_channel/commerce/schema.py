@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import (
     Boolean,
@@ -23,14 +24,28 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 MONEY_QUANTUM = Decimal("0.0001")
+
+
+@lru_cache(maxsize=1 << 16)
+def _exact(value) -> Decimal:
+    """An amount at Commerce's 4 decimals; + 0 turns Decimal's -0 into 0 (SQLite would keep the text "-0.0000").
+    Amounts repeat a lot (zeros, prices, base twins): each distinct one is converted once."""
+    return Decimal(value).quantize(MONEY_QUANTUM) + 0
+
+
+@lru_cache(maxsize=1 << 16)
+def _exact_text(value) -> str:
+    return str(_exact(value))
 
 
 class Money(TypeDecorator):
@@ -45,11 +60,10 @@ class Money(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        value = Decimal(value).quantize(MONEY_QUANTUM)
-        return str(value) if dialect.name == "sqlite" else value
+        return _exact_text(value) if dialect.name == "sqlite" else _exact(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value).quantize(MONEY_QUANTUM)
+        return None if value is None else _exact(value)
 
 
 class UtcDateTime(TypeDecorator):
@@ -71,6 +85,33 @@ class UtcDateTime(TypeDecorator):
 
 def _id(name: str = "entity_id") -> Column:
     return Column(name, Integer, primary_key=True, autoincrement=True)
+
+
+def base_twin(name: str) -> str:
+    """Magento keeps every amount twice, in the order's and in the base currency: base_grand_total, gw_base_price."""
+    return "gw_base_" + name[3:] if name.startswith("gw_") else "base_" + name
+
+
+def _amounts(names: list[str], required: bool | set[str] = True) -> list[Column]:
+    """Each amount and its base twin, NOT NULL when `required` (all, or the columns named): a column added to an
+    existing table cannot be."""
+    columns = [column for name in names for column in (name, base_twin(name))]
+    not_null = set(columns) if required is True else set(required or ())
+    return [Column(column, Money, nullable=column not in not_null) for column in columns]
+
+
+# Totals of every Magento sales document (order, invoice, credit memo), copied from Amazon's proceeds (money.md).
+# They add up: grand_total = subtotal + shipping_amount + gw_price + amazon_cod_fee + amazon_other_charges
+# + tax_amount + discount_amount (negative) + amazon_delivery_tip. The *_tax and *_incl_tax columns say how much of
+# tax_amount belongs to what; shipping_discount_amount (positive, as Magento stores it) is part of discount_amount.
+DOCUMENT_TOTALS = ["subtotal", "subtotal_incl_tax", "tax_amount", "shipping_amount", "shipping_tax_amount",
+                   "shipping_incl_tax", "discount_amount", "shipping_discount_amount", "gw_price", "gw_tax_amount",
+                   "amazon_cod_fee", "amazon_cod_fee_tax", "amazon_other_charges", "amazon_delivery_tip",
+                   "grand_total"]
+# Amounts of every item line (order, invoice and credit memo items); discount_amount is positive, as Magento has it.
+LINE_AMOUNTS = ["price", "price_incl_tax", "row_total", "row_total_incl_tax", "tax_amount", "discount_amount"]
+INVOICE_PAID = 2  # Magento's sales_invoice.state: 1 open, 2 paid, 3 canceled
+CREDITMEMO_REFUNDED = 2  # Magento's sales_creditmemo.state: 1 open, 2 refunded, 3 canceled
 
 
 store = Table(
@@ -131,11 +172,15 @@ sales_order = Table(
     Column("customer_email", String(255), nullable=False),
     Column("customer_firstname", String(255)),
     Column("customer_lastname", String(255)),
-    Column("subtotal", Money, nullable=False),
-    Column("tax_amount", Money, nullable=False),
-    Column("shipping_amount", Money, nullable=False),
-    Column("grand_total", Money, nullable=False),
+    # Amazon's amounts (money.md). Only the first release's four are NOT NULL: orders created before the others
+    # existed have none.
+    *_amounts(DOCUMENT_TOTALS, required={"subtotal", "tax_amount", "shipping_amount", "grand_total"}),
+    Column("amazon_delivery_tip_status", String(16)),  # PENDING or FINALIZED when the order was created
     Column("order_currency_code", String(3), nullable=False),
+    Column("base_currency_code", String(3)),
+    Column("base_to_order_rate", Money),  # 1: Amazon's amounts are the base amounts
+    *_amounts(["total_invoiced", "total_paid", "total_refunded"], required=False),
+    Column("customer_taxvat", String(128)),  # the buyer's tax registration, "<type> <number>" (Amazon Business)
     Column("total_qty_ordered", Integer, nullable=False),
     Column("ext_order_id", String(64), nullable=False, unique=True),
     Column("send_email", Boolean, nullable=False, default=False),  # channel orders: Amazon notifies the buyer
@@ -155,8 +200,12 @@ sales_order_item = Table(
     Column("qty_ordered", Integer, nullable=False),
     Column("qty_shipped", Integer, nullable=False, default=0),
     Column("qty_canceled", Integer, nullable=False, default=0),
-    Column("price", Money, nullable=False),
-    Column("row_total", Money, nullable=False),
+    Column("qty_invoiced", Integer, nullable=False, server_default="0"),
+    Column("qty_refunded", Integer, nullable=False, server_default="0"),
+    *_amounts(LINE_AMOUNTS, required={"price", "row_total"}),  # the first release's two NOT NULL, as above
+    Column("tax_percent", Money),  # TAX[ITEM] / ITEM x 100, 4 decimals, exact like the amounts
+    Column("amazon_tax_collection_model", String(64)),  # MARKETPLACE_FACILITATOR: Amazon remits the tax
+    Column("amazon_tax_reporting_scheme", String(16)),  # IOSS or UOSS
     Column("gift_message", Text),
     UniqueConstraint("order_id", "ext_order_item_id", name="uq_sales_order_item_ext"),
     **TABLE_OPTIONS)
@@ -178,6 +227,76 @@ sales_order_address = Table(
     Column("email", String(255)),
     Column("is_placeholder", Boolean, nullable=False, default=False),
     UniqueConstraint("parent_id", "address_type", name="uq_sales_order_address_type"),
+    **TABLE_OPTIONS)
+
+# Amazon orders are paid at Amazon: one payment per order, method `amazon`, as the Commerce extension records it.
+sales_order_payment = Table(
+    "sales_order_payment", metadata,
+    _id(),
+    Column("parent_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False, unique=True),
+    Column("method", String(128), nullable=False),
+    *_amounts(["amount_ordered", "amount_paid"]),
+    *_amounts(["amount_refunded"], required=False),
+    Column("po_number", String(64)),  # the Amazon Business buyer's purchase order number
+    **TABLE_OPTIONS)
+
+
+def _sales_document(name: str, *columns) -> Table:
+    """An invoice or credit memo: the order's totals (all of them, never part) and its own number."""
+    return Table(
+        name, metadata,
+        _id(),
+        Column("order_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
+        Column("store_id", Integer, nullable=False),
+        Column("increment_id", String(64), nullable=False),
+        Column("state", Integer, nullable=False),
+        *columns,
+        *_amounts(DOCUMENT_TOTALS),
+        Column("order_currency_code", String(3), nullable=False),
+        Column("base_currency_code", String(3), nullable=False),
+        Column("total_qty", Integer, nullable=False),
+        Column("email_sent", Boolean, nullable=False, default=False),  # Amazon tells the buyer, not Commerce
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        UniqueConstraint("increment_id", "store_id", name=f"uq_{name}_increment_store"),
+        Index(f"ix_{name}_order", "order_id"),
+        **TABLE_OPTIONS)
+
+
+def _sales_document_item(name: str, parent: str) -> Table:
+    """An invoice's or credit memo's line: the order item's quantity and amounts."""
+    return Table(
+        name, metadata,
+        _id(),
+        Column("parent_id", Integer, ForeignKey(f"{parent}.entity_id"), nullable=False),
+        Column("order_item_id", Integer, nullable=False),  # no foreign key, as in Magento: a check per row for nothing
+        Column("sku", String(64), nullable=False),
+        Column("name", String(255)),
+        Column("qty", Integer, nullable=False),
+        *_amounts(LINE_AMOUNTS),
+        UniqueConstraint("parent_id", "order_item_id", name=f"uq_{name}_order_item"),
+        **TABLE_OPTIONS)
+
+
+sales_invoice = _sales_document("sales_invoice")
+sales_invoice_item = _sales_document_item("sales_invoice_item", "sales_invoice")
+sales_creditmemo = _sales_document("sales_creditmemo",
+                                   Column("invoice_id", Integer, ForeignKey("sales_invoice.entity_id"), nullable=False))
+sales_creditmemo_item = _sales_document_item("sales_creditmemo_item", "sales_creditmemo")
+
+# The order's comments in Commerce's admin. The channel writes one per event (entity_name `invoice` when the order
+# is created paid, `creditmemo` when Amazon cancels it): the unique key makes a re-run add none.
+sales_order_status_history = Table(
+    "sales_order_status_history", metadata,
+    _id(),
+    Column("parent_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
+    Column("entity_name", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("is_customer_notified", Boolean, nullable=False, default=False),  # Amazon notifies the buyer
+    Column("is_visible_on_front", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("parent_id", "entity_name", name="uq_status_history_event"),
     **TABLE_OPTIONS)
 
 sales_shipment = Table(
@@ -235,9 +354,13 @@ channel_amazon_order = Table(
     Column("ship_phone", String(64)),
     Column("is_prime", Boolean, nullable=False),
     Column("is_business", Boolean, nullable=False),
-    Column("subtotal", Money),
+    Column("subtotal", Money),  # sum of the items' ITEM amounts
     Column("grand_total", Money),
     Column("currency", String(3)),
+    Column("delivery_tip", Money),  # order-level DELIVERY_TIP: 0 when none, null when Amazon shows no amounts
+    Column("delivery_tip_status", String(16)),
+    Column("purchase_order_number", String(64)),  # Amazon Business
+    Column("buyer_tax_registration", String(128)),  # "<taxRegistrationType> <taxRegistrationNumber>"
     Column("items_unshipped", Integer, nullable=False),
     Column("sales_order_id", Integer, ForeignKey("sales_order.entity_id")),
     Column("sales_order_increment_id", String(64)),
@@ -256,6 +379,11 @@ channel_amazon_order_note = Table(  # every note an order has had, for the Order
     Index("ix_order_note_order", "amazon_order_id"),
     **TABLE_OPTIONS)
 
+# Amazon's categories ITEM, SHIPPING, GIFT_WRAP, COD_FEE, OTHER; TAX and DISCOUNT, whole and by what they apply to.
+CHANNEL_ITEM_AMOUNTS = ["item_amount", "shipping_amount", "gift_wrap_amount", "cod_fee_amount", "other_amount",
+                        "tax_amount", "item_tax", "shipping_tax", "gift_wrap_tax", "cod_fee_tax", "other_tax",
+                        "discount_amount", "item_discount", "shipping_discount", "other_discount", "proceeds_total"]
+
 channel_amazon_order_item = Table(
     "channel_amazon_order_item", metadata,
     _id("id"),
@@ -268,6 +396,12 @@ channel_amazon_order_item = Table(
     Column("unit_price", Money),
     Column("gift_message", Text),
     Column("last_updated", UtcDateTime, nullable=False),
+    # Amazon's proceeds breakdown of the item, one column per category and subtype (money.md); null while Amazon
+    # shows no amounts (Pending). They add up to proceeds_total.
+    *[Column(name, Money) for name in CHANNEL_ITEM_AMOUNTS],
+    Column("promotion_ids", String(1024)),  # comma-separated
+    Column("tax_collection_model", String(64)),
+    Column("tax_reporting_scheme", String(16)),
     UniqueConstraint("amazon_order_id", "order_item_id", name="uq_channel_item"),
     **TABLE_OPTIONS)
 
@@ -334,8 +468,10 @@ DEFAULT_STORES = [{"store_id": 1, "website_id": 1, "code": "default", "name": "D
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and the default store; never alters or drops anything."""
+    """Create missing tables, add missing columns to existing ones, and the default store; never drops or changes
+    anything that is there (an older database is brought up to this schema, its rows kept)."""
     metadata.create_all(engine, checkfirst=True)
+    add_missing_columns(engine)
     with engine.begin() as conn:
         if conn.execute(select(store.c.store_id).limit(1)).first() is None:
             conn.execute(insert(store), DEFAULT_STORES)
@@ -343,3 +479,24 @@ def ensure_schema(engine: Engine) -> None:
 
 def store_websites(conn: Connection) -> dict[int, int]:
     return dict(conn.execute(select(store.c.store_id, store.c.website_id)).all())
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for every column the schema has and the database lacks; returns "table.column"
+    of each one added. New columns must be nullable or have a server default, so existing rows stay valid."""
+    existing = inspect(engine)
+    added = []
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable and column.server_default is None:
+                    raise RuntimeError(f"cannot add {table.name}.{column.name} to an existing database: a new column "
+                                       f"needs to be nullable or to have a server default")
+                definition = CreateColumn(column).compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {engine.dialect.identifier_preparer.format_table(table)} "
+                                     f"ADD COLUMN {definition}")
+                added.append(f"{table.name}.{column.name}")
+    return added

@@ -1,5 +1,8 @@
 """The emulator's own admin API under /_emulator/ (not Amazon's): health, ground truth, config, clock,
 reset, stats and the buyer notifications sent for confirmed packages. Tests and benchmarks drive it.
+
+The ground truth of an order's money (`money`, money.ground_truth) comes from the world's own pricing, not from
+the JSON the emulator renders, so a test can hold the rendered JSON and the pipeline's result against it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..timeutil import from_epoch, iso_z
-from .http import ApiError, error_response, time_param
+from .http import ApiError, error_response, json_response, time_param
+from .money import ground_truth
 from .order_json import INCLUDED_DATA
 from .state import Emulator, EmulatorDep
 
@@ -60,11 +64,13 @@ def truth(emulator: Emulator, idx: int, now: int) -> dict:
     record = world.records[idx]
     state = world.states.get(idx)
     change = world.last_change(idx, now)
+    status = world.status(idx, now)
     return {"orderId": record.order_id, "marketplaceId": record.marketplace.marketplace_id,
-            "fulfilledBy": "AMAZON" if record.fba else "MERCHANT", "status": world.status(idx, now),
+            "fulfilledBy": "AMAZON" if record.fba else "MERCHANT", "status": status,
             "createdTime": iso_z(from_epoch(record.created)),
             "lastUpdatedTime": iso_z(from_epoch(change[0])) if change else None,
-            "packages": [asdict(p) for p in state.packages.values()] if state else []}
+            "packages": [asdict(p) for p in state.packages.values()] if state else [],
+            "money": ground_truth(world.money(idx), status) if world.ever_priced(idx, now) else None}
 
 
 @router.get("/orders")
@@ -77,7 +83,7 @@ async def truth_orders(request: Request, emulator: EmulatorDep):
     except ApiError as err:
         return error_response(err.status, err.code, err.message)
     changed = emulator.world.changes_between(after, before, now, None)
-    return {"now": iso_z(from_epoch(now)), "orders": [truth(emulator, idx, now) for _, idx in changed]}
+    return json_response({"now": iso_z(from_epoch(now)), "orders": [truth(emulator, idx, now) for _, idx in changed]})
 
 
 @router.get("/orders/{order_id}")  # one order's ground truth plus its Amazon JSON with every includedData block
@@ -86,7 +92,7 @@ async def truth_order(order_id: str, emulator: EmulatorDep):
     now = emulator.now()
     if idx is None or emulator.world.status(idx, now) is None:
         return JSONResponse({"detail": f"no order {order_id} at the emulator's current time"}, 404)
-    return {**truth(emulator, idx, now), "order": emulator.world.order_json(idx, now, INCLUDED_DATA)}
+    return json_response({**truth(emulator, idx, now), "order": emulator.world.order_json(idx, now, INCLUDED_DATA)})
 
 
 @router.get("/notifications")

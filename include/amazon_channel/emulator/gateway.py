@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Callable
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from .http import ApiError, error_response
+from .http import ApiError, error_response, json_response
 from .state import Emulator
 
 
@@ -55,4 +55,4 @@ async def amazon_call(emulator: Emulator, request: Request, operation: str | Non
         return error_response(err.status, err.code, err.message, err.details, headers)
     if result is None:
         return Response(status_code=204, headers=headers)
-    return JSONResponse(result, headers=headers)
+    return json_response(result, headers)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import msgspec
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..timeutil import parse_iso
 
@@ -13,6 +14,12 @@ class ApiError(Exception):
 
     def __init__(self, status: int, code: str, message: str, details: str | None = None):
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def json_response(body: dict, headers: dict | None = None) -> Response:
+    """A 200 with `body` as compact UTF-8 JSON, written by msgspec: the same bytes as FastAPI's JSONResponse, but
+    pages of orders and the ground truth of a whole world (tens of MB with the money) in a fraction of the time."""
+    return Response(msgspec.json.encode(body), media_type="application/json", headers=headers)
 
 
 def error_response(status: int, code: str, message: str, details: str | None = None,

@@ -1,7 +1,9 @@
-"""An order as Orders API v2026-01-01 shows it: items, buyer, recipient, proceeds, fulfillment, packages.
+"""An order as Orders API v2026-01-01 shows it: items, buyer, recipient, proceeds, promotions, tax, fulfillment,
+packages.
 
 `render_order` turns the world's view of one order at a given time into Amazon's JSON, with only the
-includedData blocks asked for. Money is `{amount, currencyCode}` in the marketplace currency's decimals.
+includedData blocks asked for. Money is `{amount, currencyCode}` in the marketplace currency's decimals; the
+amounts come from money.py, and a zero category is left out as Amazon does.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from typing import TYPE_CHECKING
 from ..timeutil import from_epoch, iso_z
 from .marketplaces import Marketplace
 from .model import SHIPPED, OrderState
+from .money import ItemMoney, OrderMoney, delivery_tip_status
 
 if TYPE_CHECKING:
     from .world import World
 
-# The includedData blocks Orders v2026-01-01 knows (the emulator renders BUYER, RECIPIENT, PROCEEDS,
-# FULFILLMENT and PACKAGES; the others are accepted and add nothing).
+# The includedData blocks Orders v2026-01-01 knows (the emulator renders BUYER, RECIPIENT, PROCEEDS, PROMOTION,
+# TAX, FULFILLMENT and PACKAGES; the others are accepted and add nothing).
 INCLUDED_DATA = {"BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT",
                  "PACKAGES", "TAX", "PAYMENT", "FULFILLMENT_ORDERS"}
 
 
+QUANTUM = {digits: Decimal(1).scaleb(-digits) for digits in range(4)}  # by the currency's decimals
+
+
 def _money(amount: Decimal, mp: Marketplace) -> dict:
-    quantum = Decimal(1).scaleb(-mp.decimals)
-    return {"amount": str(amount.quantize(quantum)), "currencyCode": mp.currency}
+    return {"amount": str(amount.quantize(QUANTUM[mp.decimals])), "currencyCode": mp.currency}
 
 
 def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
@@ -35,6 +40,7 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
     last_time, _ = world.last_change(idx, now)
     info = world.details(idx)
     priced = world.ever_priced(idx, now)
+    money = world.money(idx)  # amounts are shown once Amazon prices the order; whether an item is wrapped, always
     shipped, _ = world.quantities(idx)
     if record.fba and status == SHIPPED:
         shipped = {item["orderItemId"]: item["quantity"] for item in info["items"]}
@@ -54,23 +60,29 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
         "salesChannel": {"channelName": "AMAZON", "marketplaceId": mp.marketplace_id, "marketplaceName": mp.name},
     }
     items_json = []
-    for item in info["items"]:
+    for item, item_money in zip(info["items"], money.items, strict=True):
         product: dict = {"asin": item["asin"], "title": item["title"], "sellerSku": item["sku"],
                          "condition": {"conditionType": "NEW"}}
         if priced:
-            product["price"] = {"unitPrice": _money(item["unit_price"], mp)}
+            product["price"] = {"unitPrice": _money(item_money.unit_price, mp)}
         entry: dict = {"orderItemId": item["orderItemId"], "quantityOrdered": item["quantity"], "product": product}
         if "PROCEEDS" in included and priced:
-            total = item["unit_price"] * item["quantity"]
-            entry["proceeds"] = {"proceedsTotal": _money(total, mp),
-                                 "breakdowns": [{"type": "ITEM", "subtotal": _money(total, mp)}]}
+            entry["proceeds"] = _item_proceeds(item_money, money.terse, mp)
+        if "PROMOTION" in included and priced and item_money.promotion_ids:
+            entry["promotion"] = {"breakdowns": [{"promotionId": p} for p in item_money.promotion_ids]}
         if "FULFILLMENT" in included:
             done = shipped.get(item["orderItemId"], 0)
             fulfillment: dict = {"quantityFulfilled": done, "quantityUnfulfilled": item["quantity"] - done}
             if item["gift_message"]:
-                fulfillment["packing"] = {"giftOption": {"giftMessage": item["gift_message"],
-                                                         "giftWrapLevel": "STANDARD"}}
+                gift: dict = {"giftMessage": item["gift_message"]}
+                if item_money.amounts["GIFT_WRAP"]:  # a gift message may come without gift wrap
+                    gift["giftWrapLevel"] = "STANDARD"
+                fulfillment["packing"] = {"giftOption": gift}
             entry["fulfillment"] = fulfillment
+        if "TAX" in included and priced:
+            item_tax = _item_tax(item_money)
+            if item_tax:
+                entry["tax"] = item_tax
         items_json.append(entry)
     order["orderItems"] = items_json
 
@@ -81,7 +93,7 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
             buyer["buyerName"] = info["buyer_name"]
         if info["company"]:
             buyer["buyerCompanyName"] = info["company"]
-            buyer["buyerPurchaseOrderNumber"] = info["purchase_order"]
+            buyer["buyerPurchaseOrderNumber"] = money.purchase_order_number
         order["buyer"] = buyer
     if "RECIPIENT" in included and priced:
         address: dict = {"city": info["city"], "stateOrRegion": info["region"],
@@ -93,12 +105,12 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
                 address["companyName"] = info["company"]
         order["recipient"] = {"deliveryAddress": address}
     if "PROCEEDS" in included and priced:
-        item_total = sum((i["unit_price"] * i["quantity"] for i in info["items"]), Decimal(0))
-        order["proceeds"] = {
-            "grandTotal": _money(item_total + info["shipping"], mp),
-            "breakdowns": [{"type": "ITEM", "subtotal": _money(item_total, mp)},
-                           {"type": "SHIPPING", "subtotal": _money(info["shipping"], mp)}],
-        }
+        order["proceeds"] = _order_proceeds(money, status, mp)
+    if "TAX" in included and priced and money.buyer_registration:
+        registration_type, number = money.buyer_registration
+        order["tax"] = {"taxRegistrations": [{"entityType": "BUYER", "legalName": money.buyer_legal_name,
+                                              "taxRegistrationType": registration_type,
+                                              "taxRegistrationNumber": number}]}
     if "FULFILLMENT" in included:
         fulfillment = {"fulfillmentStatus": status, "fulfilledBy": "AMAZON" if record.fba else "MERCHANT",
                        "fulfillmentServiceLevel": info["service_level"]}
@@ -108,6 +120,42 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
     if "PACKAGES" in included:
         order["packages"] = _packages_json(world, idx, info, status)
     return order
+
+
+def _item_proceeds(item: ItemMoney, terse: bool, mp: Marketplace) -> dict:
+    """Item proceeds: the charges, then TAX and DISCOUNT with what they apply to in detailedBreakdowns."""
+    breakdowns = [{"type": charge, "subtotal": _money(amount, mp)}
+                  for charge, amount in item.amounts.items() if amount or charge == "ITEM"]
+    for category, parts in (("TAX", item.tax), ("DISCOUNT", item.discount)):
+        applied = {subtype: value for subtype, value in parts.items() if value}
+        if not applied:
+            continue
+        breakdown: dict = {"type": category, "subtotal": _money(sum(applied.values()), mp)}
+        if not (terse and list(applied) == ["ITEM"]):  # without details, Amazon's TAX/DISCOUNT applies to ITEM
+            breakdown["detailedBreakdowns"] = [{"subtype": subtype, "value": _money(value, mp)}
+                                               for subtype, value in applied.items()]
+        breakdowns.append(breakdown)
+    return {"proceedsTotal": _money(item.proceeds_total, mp), "breakdowns": breakdowns}
+
+
+def _order_proceeds(money: OrderMoney, status: str | None, mp: Marketplace) -> dict:
+    """Order proceeds: the item categories summed over the items, plus the order's own DELIVERY_TIP."""
+    breakdowns = [{"type": category, "subtotal": _money(amount, mp)}
+                  for category, amount in money.category_totals.items() if amount or category == "ITEM"]
+    if money.delivery_tip is not None:
+        breakdowns.append({"type": "DELIVERY_TIP", "status": delivery_tip_status(status),
+                           "subtotal": _money(money.delivery_tip, mp)})
+    return {"grandTotal": _money(money.grand_total, mp), "breakdowns": breakdowns}
+
+
+def _item_tax(item: ItemMoney) -> dict:
+    """Who collects the item's tax, and under which reporting scheme (empty when the seller remits it)."""
+    tax: dict = {}
+    if item.reporting_scheme:
+        tax["taxCalculationBreakdowns"] = [{"reportingScheme": item.reporting_scheme}]
+    if item.tax_collector:
+        tax["taxCollections"] = [{"model": "MARKETPLACE_FACILITATOR", "responsibleParty": item.tax_collector}]
+    return tax
 
 
 def _packages_json(world: World, idx: int, info: dict, status: str) -> list[dict]:

@@ -1,7 +1,8 @@
 """The emulator's order world: seeded, deterministic, and moving through Amazon's lifecycle on its own clock.
 
 Each order is kept as a compact record (creation time, marketplace, channel, fate); its contents (buyer,
-address, items) are derived on demand from a per-order seed, and order_json.py renders them as Amazon does.
+address, items) and its money (money.py) are derived on demand from a per-order seed, and order_json.py renders
+them as Amazon does.
 Status changes are events on a time line sorted once at start, so a search is a bisect plus one page of work,
 however large the world is.
 
@@ -13,6 +14,7 @@ then PARTIALLY_SHIPPED / SHIPPED only when the seller confirms packages. FBA ord
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import random
 import string
@@ -31,6 +33,7 @@ from .model import (
     OrderState,
     Package,
 )
+from .money import OrderMoney, price_order
 from .order_json import render_order
 from .seed_data import CATALOG, CITIES, GIFT_MESSAGES, NAMES, STREETS
 
@@ -41,6 +44,9 @@ __all__ = ["CANCELLED", "CATALOG", "PARTIALLY_SHIPPED", "PENDING", "PENDING_AVAI
 MERCHANT_FATES = ((80, "ship"), (6, "cancel_pending"), (6, "cancel_unshipped"), (8, "preorder"))
 FBA_FATES = ((93, "amazon_ships"), (7, "cancel_pending"))
 FBA_SHARE = 0.35
+# Orders whose derived contents and money are kept: a render asks for an order's contents up to three times
+# (status, quantities, the JSON), and a page, its ground truth and a getOrder ask again soon after.
+DERIVED_CACHE_ORDERS = 2048
 
 
 def _weighted(rng: random.Random, table) -> str:
@@ -67,6 +73,9 @@ class World:
         self._event_times = [t for t, _ in events]
         self._event_idx = [i for _, i in events]
         self._created = [r.created for r in self.records]
+        # Per world, so the caches go with it; bounded, so a world of 100,000 orders does not keep them all.
+        self.details = functools.lru_cache(maxsize=DERIVED_CACHE_ORDERS)(self._details)
+        self.money = functools.lru_cache(maxsize=DERIVED_CACHE_ORDERS)(self._money)
         self.reset()
 
     def reset(self) -> None:
@@ -191,8 +200,8 @@ class World:
 
     # ---- order contents (derived from the per-order seed) ------------------------------------------
 
-    def details(self, idx: int) -> dict:
-        """Buyer, address and items of an order; the same every time for the same seed."""
+    def _details(self, idx: int) -> dict:
+        """Buyer, address and items of an order; the same every time for the same seed (read it as `details`)."""
         record = self.records[idx]
         rng = random.Random(record.seed)
         mp = record.marketplace
@@ -224,9 +233,12 @@ class World:
             "city": city, "region": region, "postal": postal,
             "phone": f"+{rng.randrange(10**9, 10**10)}",
             "service_level": "NEXT_DAY" if prime else "STANDARD",
-            "shipping": (Decimal("4.99") * mp.price_factor).quantize(Decimal(1).scaleb(-mp.decimals)),
             "items": items,
         }
+
+    def _money(self, idx: int) -> OrderMoney:
+        """What the buyer pays for the order, broken down (read it as `money`)."""
+        return price_order(self.records[idx], self.details(idx))
 
     def order_json(self, idx: int, now: int, included: set[str]) -> dict:
         """The order as Orders API v2026-01-01 returns it at `now`, with only the requested blocks."""
