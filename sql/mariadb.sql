@@ -42,6 +42,11 @@ CREATE TABLE channel_amazon_order_item (
 	promotion_ids VARCHAR(1024), 
 	tax_collection_model VARCHAR(64), 
 	tax_reporting_scheme VARCHAR(16), 
+	cancel_requested_by VARCHAR(16), 
+	cancel_request_reason VARCHAR(255), 
+	cancelled_by VARCHAR(16), 
+	cancel_reason VARCHAR(255), 
+	qty_canceled INTEGER NOT NULL DEFAULT '0', 
 	PRIMARY KEY (id), 
 	CONSTRAINT uq_channel_item UNIQUE (amazon_order_id, order_item_id)
 )CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
@@ -187,6 +192,30 @@ CREATE TABLE sales_order (
 	UNIQUE (ext_order_id)
 )CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
 
+CREATE TABLE channel_amazon_cancellation (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	amazon_order_id VARCHAR(32) NOT NULL, 
+	marketplace_id VARCHAR(32) NOT NULL, 
+	sales_order_id INTEGER NOT NULL, 
+	reason VARCHAR(64) NOT NULL, 
+	items TEXT NOT NULL, 
+	state VARCHAR(16) NOT NULL, 
+	feed_document_id VARCHAR(255), 
+	feed_id VARCHAR(64), 
+	message_id INTEGER, 
+	attempts INTEGER NOT NULL, 
+	last_error VARCHAR(1024), 
+	requested_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (amazon_order_id), 
+	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
+)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_cancellation_feed ON channel_amazon_cancellation (feed_id);
+
+CREATE INDEX ix_cancellation_state ON channel_amazon_cancellation (state);
+
 CREATE TABLE channel_amazon_order (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
@@ -221,6 +250,9 @@ CREATE TABLE channel_amazon_order (
 	sales_order_increment_id VARCHAR(64), 
 	note VARCHAR(1024), 
 	amazon_package_refs VARCHAR(1024), 
+	cancel_requested BOOL NOT NULL DEFAULT '0', 
+	cancel_request_reason VARCHAR(255), 
+	hold_released_at DATETIME, 
 	PRIMARY KEY (id), 
 	UNIQUE (amazon_order_id), 
 	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)

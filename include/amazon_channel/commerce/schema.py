@@ -366,6 +366,11 @@ channel_amazon_order = Table(
     Column("sales_order_increment_id", String(64)),
     Column("note", String(1024)),
     Column("amazon_package_refs", String(1024)),  # packageReferenceIds Amazon lists for the order
+    # An open buyer cancellation request (Amazon's CANCELLATION data: an item requested by the BUYER and not executed):
+    # the order's packages are held until it is cancelled in Commerce or the hold is released (hold_released_at).
+    Column("cancel_requested", Boolean, nullable=False, server_default="0"),
+    Column("cancel_request_reason", String(255)),
+    Column("hold_released_at", UtcDateTime),
     Index("ix_channel_order_status", "status", "sales_order_id"),
     Index("ix_channel_order_purchase", "purchase_date"),  # the Orders view's default sort
     **TABLE_OPTIONS)
@@ -402,6 +407,12 @@ channel_amazon_order_item = Table(
     Column("promotion_ids", String(1024)),  # comma-separated
     Column("tax_collection_model", String(64)),
     Column("tax_reporting_scheme", String(16)),
+    # Amazon's item cancellation: who asked and why (request), who cancelled and why (execution), units canceled.
+    Column("cancel_requested_by", String(16)),
+    Column("cancel_request_reason", String(255)),
+    Column("cancelled_by", String(16)),
+    Column("cancel_reason", String(255)),
+    Column("qty_canceled", Integer, nullable=False, server_default="0"),
     UniqueConstraint("amazon_order_id", "order_item_id", name="uq_channel_item"),
     **TABLE_OPTIONS)
 
@@ -434,7 +445,8 @@ channel_amazon_package = Table(
     Column("tracking_number", String(255), nullable=False),
     Column("ship_date", UtcDateTime, nullable=False),
     Column("items", Text, nullable=False),  # JSON [{"orderItemId", "quantity"}]
-    Column("state", String(16), nullable=False),  # pending, sending, sent, confirmed, failed, given_up, empty
+    # pending, sending, sent, confirmed, failed, given_up, empty; held (open buyer cancellation request), canceled
+    Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", String(1024)),
     Column("amazon_request_id", String(64)),
@@ -442,6 +454,28 @@ channel_amazon_package = Table(
     UniqueConstraint("shipment_id", "track_id", name="uq_package_shipment_track"),
     UniqueConstraint("amazon_order_id", "package_reference_id", name="uq_package_reference"),
     Index("ix_package_state", "state"),
+    **TABLE_OPTIONS)
+
+channel_amazon_cancellation = Table(  # outbox: Commerce cancellations sent by the order-acknowledgement feed
+    "channel_amazon_cancellation", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("amazon_order_id", String(32), nullable=False, unique=True),
+    Column("marketplace_id", String(32), nullable=False),
+    Column("sales_order_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
+    Column("reason", String(64), nullable=False),  # Amazon's CancelReason, e.g. NoInventory
+    Column("items", Text, nullable=False),  # JSON [{"orderItemId", "quantity"}] cancelled
+    # pending, sending (document uploaded, createFeed under way), submitted (feed_id known), accepted, rejected,
+    # refused (not sent: Amazon no longer lists the order as Unshipped)
+    Column("state", String(16), nullable=False),
+    Column("feed_document_id", String(255)),
+    Column("feed_id", String(64)),
+    Column("message_id", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(1024)),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_cancellation_state", "state"),
+    Index("ix_cancellation_feed", "feed_id"),
     **TABLE_OPTIONS)
 
 channel_amazon_sync_run = Table(  # one row per (DAG run, marketplace): the Orders view's sync health
