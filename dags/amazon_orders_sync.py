@@ -23,7 +23,12 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 7. `reconcile_shipments`: each new (shipment, track) made in Commerce becomes a package in the outbox
    `channel_amazon_package`; fully shipped Commerce orders become `complete`; packages Amazon now lists are
    marked `confirmed`. Carrier codes map through the Variable `amazon_channel_carrier_mapping`.
-8. `push_tracking`: confirmShipment for each pending package. A 400 is shown as `failed` with Amazon's
+8. `push_cancellations`: Commerce orders cancelled in Commerce (`python -m amazon_channel.cancel ORDER --reason
+   NoInventory`, staff, an ERP) go to Amazon in the order-acknowledgement feed (Feeds API), one per marketplace;
+   accepted ones become Canceled with stock released (an invoiced order is refunded and closed), rejected ones
+   and orders no longer Unshipped keep a note saying why and are alerted. A feed still processing when the task's
+   wait ends is polled by the next run, never sent twice.
+9. `push_tracking`: confirmShipment for each pending package. A 400 is shown as `failed` with Amazon's
    message (here, in the order's note and in the task's return value) and is not re-sent until the track is
    corrected; throttling and server errors stay `pending` for the next run.
 
@@ -32,7 +37,9 @@ latest note per order), each order's items, shipments, packages and note history
 orders, and sync health per marketplace (last window, lag, orders per run, push backlog, 429s). Every task's
 return value (XCom) is a short summary of counts.
 
-**Alerts.** A task that fails after its retries, and a validation that quarantines new rows, send an alert to the
+**Alerts.** A task that fails after its retries, a validation that quarantines new rows, a load that sees
+buyers' cancellation requests for the first time (`cancel_request`, order ids only), and cancellations Amazon
+refused or that could not be sent (`cancellation_rejected`) send an alert to the
 connection `amazon_channel_alerts` (webhook or SMTP; see `plugins/amazon_channel_alerts.py`). Alerts carry ids,
 counts and reasons, never buyer data.
 
@@ -165,13 +172,20 @@ def amazon_orders_sync():
     def load_orders(transformed: dict, extracted: dict) -> dict:
         """One transaction: channel tables (newer Amazon data wins), Commerce orders for every due order (blocked
         ones keep a note and are retried every run), cancellations, and this run's row in sync health. Re-running
-        or backfilling never makes a second Commerce order for an Amazon order."""
-        from amazon_channel.steps import load_orders_step
+        or backfilling never makes a second Commerce order for an Amazon order. Buyers' cancellation requests seen
+        for the first time are noted on their orders and sent as one alert."""
+        from amazon_channel.steps import cancel_request_alert, load_orders_step
 
+        context = get_current_context()
         with fail_fast():
             summary = load_orders_step(commerce_engine(), current_run(), transformed["staging_path"],
                                        order_settings(), extracted)
-        get_current_context()["outlet_events"][COMMERCE_ORDERS].extra = summary
+        context["outlet_events"][COMMERCE_ORDERS].extra = summary
+        if detail := cancel_request_alert(summary):
+            try:
+                ChannelAlert("cancel_request", detail)(context)
+            except Exception:  # the alert target being down must not fail a committed load; the log has the error
+                pass
         return summary
 
     # Shipments made in Commerce go out even when this run's import failed (e.g. Amazon's order API is down).
@@ -186,6 +200,25 @@ def amazon_orders_sync():
 
         with fail_fast():
             return reconcile_step(commerce_engine(), Variable.get(CARRIER_VARIABLE, default=None))
+
+    @task(task_display_name="Send cancellations to Amazon (Feeds API)", pool=SP_API_POOL, trigger_rule="all_done")
+    def push_cancellations() -> dict:
+        """Commerce orders cancelled in Commerce (the `cancel` command, staff, an ERP) go to Amazon in one
+        order-acknowledgement feed per marketplace; Amazon's results are read from the processing report. Accepted:
+        the channel order is Canceled, stock released, an invoiced order refunded and closed. Rejected or not
+        sendable (no longer Unshipped): the order's note says why and an alert lists them. A feed not finished
+        within a tenth of the task's timeout is polled by the next run, never sent twice. Runs even when the
+        import failed."""
+        from amazon_channel.steps import cancellation_alert, push_cancellations_step
+
+        with fail_fast():
+            summary = push_cancellations_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
+        if detail := cancellation_alert(summary):
+            try:
+                ChannelAlert("cancellation_rejected", detail)(get_current_context())
+            except Exception:  # the alert target being down must not fail recorded results; the log has the error
+                pass
+        return summary
 
     @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL)
     def push_tracking() -> dict:
@@ -214,9 +247,10 @@ def amazon_orders_sync():
     customers = load_customers(transformed)
     loaded = load_orders(transformed, extracted)
     reconciled = reconcile_shipments()
+    cancelled = push_cancellations()
     pushed = push_tracking()
-    customers >> loaded >> reconciled >> pushed
-    [settings_checked, extracted, validated, transformed, customers, loaded, reconciled, pushed] >> watcher()
+    customers >> loaded >> reconciled >> cancelled >> pushed
+    [settings_checked, extracted, validated, transformed, customers, loaded, reconciled, cancelled, pushed] >> watcher()
 
 
 amazon_orders_sync()

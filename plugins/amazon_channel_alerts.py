@@ -1,4 +1,4 @@
-"""Failure and data-quality alerts for the Amazon channel DAGs, through Airflow's notifier mechanism.
+"""Failure, data-quality and cancellation alerts for the Amazon channel DAGs, through Airflow's notifier mechanism.
 
 The target is the Airflow connection `amazon_channel_alerts` (none: alerts are only logged):
 - a webhook: conn_type `http`, host = the full URL (Slack, Teams, Mattermost or any JSON receiver); optional
@@ -28,7 +28,9 @@ def redact(text: str, limit: int = 500) -> str:
 
 
 class ChannelAlert(BaseNotifier):
-    """`kind` is "failure" (a task failed for good) or "data_quality" (rows went to quarantine)."""
+    """`kind` is "failure" (a task failed for good), "data_quality" (rows went to quarantine), "cancel_request" (buyers
+    asked Amazon to cancel: their packages are held) or "cancellation_rejected" (Amazon refused a cancellation sent
+    from Commerce, or it could not be sent)."""
 
     template_fields = ("kind",)
 

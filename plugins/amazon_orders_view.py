@@ -105,8 +105,8 @@ TEXT_FILTERS = {"order_number": 64, "buyer_name": 255, "status": 32, "marketplac
 MONEY_INTEGER_DIGITS, MONEY_PLACES = 16, 4  # Money is Numeric(20,4): 16 digits before the point, 4 after
 FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9999, 12, 31)  # the DATETIME range of every Commerce DB dialect
 MAX_PAGE = 1_000_000_000  # a page past the last shows the last; beyond this the number is nonsense
-GRID_PARAMS = ("purchased_from", "purchased_to", *TEXT_FILTERS, "total_min", "total_max", "sort", "dir", "page",
-               "page_size")
+GRID_PARAMS = ("purchased_from", "purchased_to", *TEXT_FILTERS, "total_min", "total_max", "cancel_requested", "sort",
+               "dir", "page", "page_size")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 
@@ -175,6 +175,13 @@ def _whole(value: str | None, field: str, default: int, allowed: range | tuple[i
     return number
 
 
+def _flag(value: str | None, field: str) -> bool | None:
+    """A checkbox filter: "1" filters, "0" or nothing does not (None)."""
+    if value not in (None, "", "0", "1"):
+        raise _bad(field, f"must be 1 or 0, not {_shown(value)}")
+    return True if value == "1" else None
+
+
 @dataclass(frozen=True)
 class GridQuery:
     filters: OrderFilter
@@ -196,7 +203,8 @@ def parse_grid_query(q: QueryParams) -> GridQuery:
         purchased_to=_date(q.get("purchased_to"), "purchased_to",
                            last=LAST_DAY - timedelta(days=1)),  # the query takes orders before the next day
         **{name: _text(q.get(name), name) for name in TEXT_FILTERS},
-        total_min=_decimal(q.get("total_min"), "total_min"), total_max=_decimal(q.get("total_max"), "total_max"))
+        total_min=_decimal(q.get("total_min"), "total_min"), total_max=_decimal(q.get("total_max"), "total_max"),
+        cancel_requested=_flag(q.get("cancel_requested"), "cancel_requested"))
     sort = q.get("sort") or "purchase_date"
     if sort not in SORTABLE:
         raise _bad("sort", f"must be one of {', '.join(SORTABLE)}, not {_shown(sort)}")

@@ -67,7 +67,16 @@ ITEM_FIELDS = {
     "item_currency": "product.price.unitPrice.currencyCode", "quantity_shipped": "fulfillment.quantityFulfilled",
     "gift_message": "fulfillment.packing.giftOption.giftMessage",
     "proceeds_total": "proceeds.proceedsTotal.amount", "proceeds_currency": "proceeds.proceedsTotal.currencyCode",
+    "quantity_unfulfilled": "fulfillment.quantityUnfulfilled",
+    # CANCELLATION: who asked and why (an open request when there is no execution), who cancelled and why.
+    "cancel_requested_by": "cancellation.cancellationRequest.requester",
+    "cancel_request_reason": "cancellation.cancellationRequest.cancelReason",
+    "cancelled_by": "cancellation.cancellationExecution.cancelledBy",
+    "cancel_reason": "cancellation.cancellationExecution.cancelReason",
 }
+# Objects whose loss would lose a cancellation: one that is not an object (null: absent) makes its order malformed
+# instead of reading as "no cancellation".
+ITEM_OBJECTS = ("cancellation", "cancellation.cancellationRequest", "cancellation.cancellationExecution")
 # Lists flattened to one text value: the order's programs, the packageReferenceIds Amazon lists for it, and its
 # buyer's tax registration ("VAT DE123456789"); per item its promotion ids, tax collection models and reporting
 # schemes (each distinct value once).
@@ -244,6 +253,7 @@ ITEM_GETTERS = {name: _getter(path) for name, path in ITEM_FIELDS.items()}
 ITEM_LIST_GETTERS = {path: (_value_getter(path), list[kind]) for path, kind in ITEM_LISTS.items()}
 ORDER_LIST_GETTERS = {path: (_value_getter(path), list[kind]) for path, kind in ORDER_LISTS.items()}
 BREAKDOWNS_GETTER = _value_getter(BREAKDOWNS)
+ITEM_OBJECT_GETTERS = {path: _value_getter(path) for path in ITEM_OBJECTS}
 
 
 def _joined(values) -> str | None:
@@ -295,7 +305,8 @@ def structure_problems(order) -> list[str]:
     items = order.get("orderItems")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return ["orderItems: not a list of objects"]
-    return []
+    return [f"orderItems[{index}].{path}: not an object" for index, item in enumerate(items)
+            for path, get in ITEM_OBJECT_GETTERS.items() if not isinstance(get(item), dict | None)]
 
 
 def _converted(obj, getters: dict, where: str, problems: list[str]) -> dict[str, list | None]:

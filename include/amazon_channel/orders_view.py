@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.engine import Connection
 
 from .commerce.schema import (
+    channel_amazon_cancellation,
     channel_amazon_order,
     channel_amazon_order_item,
     channel_amazon_order_note,
@@ -32,7 +33,7 @@ from .timeutil import utcnow
 
 GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", "buyer_name", "grand_total",
                 "currency", "sales_order_increment_id", "sales_order_id", "fulfillment_channel", "items_unshipped",
-                "latest_ship_date", "note"]
+                "latest_ship_date", "note", "cancel_requested", "cancel_request_reason"]
 SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
             "fulfillment_channel", "items_unshipped", "latest_ship_date")
 PAGE_SIZES = (25, 50, 100, 200)
@@ -42,6 +43,29 @@ ITEM_MONEY = ("item_amount", "shipping_amount", "gift_wrap_amount", "cod_fee_amo
               "other_tax", "item_discount", "shipping_discount", "other_discount")
 PUSH_BACKLOG_STATES = ("pending", "sending")
 PUSH_FAILED_STATES = ("failed", "given_up")
+ERROR_STATUS = "Error"  # the extension's status for an order whose shipment confirmation Amazon rejected
+AWAITING_SHIPMENT = ("Unshipped", "PartiallyShipped")
+
+
+def _rejected(o=channel_amazon_order.c):
+    """Amazon still awaits a shipment of the order and rejected our confirmation of it (a `failed` package: it
+    stays so until a corrected track is re-sent and accepted)."""
+    p = channel_amazon_package.c
+    return and_(o.status.in_(AWAITING_SHIPMENT),
+                select(p.id).where(p.amazon_order_id == o.amazon_order_id, p.state == "failed").exists())
+
+
+def shown_status(o=channel_amazon_order.c):
+    """The status the view shows: Amazon's own, or Error while a rejected confirmation is not corrected."""
+    return case((_rejected(o), ERROR_STATUS), else_=o.status)
+
+
+def rejection(o=channel_amazon_order.c):
+    """Amazon's message for the order's latest rejected package while the order shows Error, else null."""
+    p = channel_amazon_package.c
+    message = (select(p.last_error).where(p.amazon_order_id == o.amazon_order_id, p.state == "failed")
+               .order_by(p.id.desc()).limit(1).scalar_subquery())
+    return case((_rejected(o), message))
 
 
 @dataclass(frozen=True)
@@ -54,6 +78,7 @@ class OrderFilter:
     total_max: Decimal | None = None
     status: str | None = None
     marketplace_id: str | None = None
+    cancel_requested: bool | None = None  # True: only orders with an open buyer cancellation request
 
 
 def _money(column, conn: Connection):
@@ -79,10 +104,16 @@ def _conditions(f: OrderFilter, conn: Connection) -> list:
         where.append(_money(o.grand_total, conn) >= (float(f.total_min) if sqlite else f.total_min))
     if f.total_max is not None:
         where.append(_money(o.grand_total, conn) <= (float(f.total_max) if sqlite else f.total_max))
-    if f.status:
+    if f.status == ERROR_STATUS:
+        where.append(_rejected(o))
+    elif f.status:
         where.append(o.status == f.status)
+        if f.status in AWAITING_SHIPMENT:
+            where.append(~_rejected(o))  # those show Error
     if f.marketplace_id:
         where.append(o.marketplace_id == f.marketplace_id)
+    if f.cancel_requested:
+        where.append(o.cancel_requested.is_(True))
     return where
 
 
@@ -95,19 +126,23 @@ def list_orders(conn: Connection, f: OrderFilter = OrderFilter(), sort: str = "p
     o = channel_amazon_order.c
     where = and_(*_conditions(f, conn))
     total = conn.execute(select(func.count()).select_from(channel_amazon_order).where(where)).scalar_one()
-    key = _money(o.grand_total, conn) if sort == "grand_total" else o[sort]
+    key = {"grand_total": _money(o.grand_total, conn), "status": shown_status(o)}.get(sort, o[sort])
     order_by = [key.desc() if descending else key.asc(), o.amazon_order_id.desc() if descending else o.amazon_order_id]
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    rows = conn.execute(select(*(o[c] for c in GRID_COLUMNS)).where(where).order_by(*order_by)
+    columns = [shown_status(o).label("status") if c == "status" else o[c] for c in GRID_COLUMNS]
+    rows = conn.execute(select(*columns, o.status.label("amazon_status"), rejection(o).label("error"))
+                        .where(where).order_by(*order_by)
                         .limit(page_size).offset((page - 1) * page_size)).mappings().all()
     return {"rows": [dict(r) for r in rows], "total": total, "page": page, "pages": pages, "page_size": page_size}
 
 
 def filter_choices(conn: Connection) -> dict:
     o = channel_amazon_order.c
-    return {"statuses": [s for s in conn.execute(select(o.status).distinct().order_by(o.status)).scalars()
-                         if s not in PENDING_STATUSES],
+    statuses = {s for s in conn.execute(select(o.status).distinct()).scalars() if s not in PENDING_STATUSES}
+    if conn.execute(select(o.amazon_order_id).where(_rejected(o)).limit(1)).first():
+        statuses.add(ERROR_STATUS)
+    return {"statuses": sorted(statuses),
             "marketplaces": list(conn.execute(select(o.marketplace_id).distinct()
                                               .order_by(o.marketplace_id)).scalars())}
 
@@ -115,7 +150,9 @@ def filter_choices(conn: Connection) -> dict:
 def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
     """Everything an operator needs about one order: items, address, Commerce order, shipments, notes."""
     o = channel_amazon_order.c
-    order = conn.execute(select(channel_amazon_order).where(o.amazon_order_id == amazon_order_id)).mappings().first()
+    order = conn.execute(select(channel_amazon_order, shown_status(o).label("shown_status"),
+                                rejection(o).label("error")).where(o.amazon_order_id == amazon_order_id)
+                         ).mappings().first()
     if order is None:
         return None
     i, n, p, q = (channel_amazon_order_item.c, channel_amazon_order_note.c, channel_amazon_package.c,
@@ -128,6 +165,9 @@ def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
                             .order_by(p.id)).mappings().all()
     quarantined = conn.execute(select(q.reasons, q.first_seen_run, q.last_seen_run, q.resolved, q.resolution)
                                .where(q.amazon_order_id == amazon_order_id)).mappings().all()
+    x = channel_amazon_cancellation.c
+    cancellation = conn.execute(select(x.reason, x.state, x.feed_id, x.last_error, x.requested_at, x.updated_at)
+                                .where(x.amazon_order_id == amazon_order_id)).mappings().first()
     commerce, shipments = None, []
     if order["sales_order_id"] is not None:
         so, sh, tr = sales_order.c, sales_shipment.c, sales_shipment_track.c
@@ -145,7 +185,8 @@ def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
             "notes": [dict(r) for r in notes],
             "packages": [{**dict(r), "items": json.loads(r["items"])} for r in packages],
             "quarantine": [{**dict(r), "reasons": json.loads(r["reasons"])} for r in quarantined],
-            "commerce_order": dict(commerce) if commerce else None, "shipments": shipments}
+            "commerce_order": dict(commerce) if commerce else None, "shipments": shipments,
+            "cancellation": dict(cancellation) if cancellation else None}
 
 
 def order_money(items) -> dict | None:

@@ -13,6 +13,10 @@ DEFAULT_USAGE_PLANS = {
     "searchOrders": (0.0056, 20),
     "getOrder": (0.5, 30),
     "confirmShipment": (2.0, 10),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
 }
 
 

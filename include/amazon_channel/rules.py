@@ -93,6 +93,17 @@ def due_for_commerce_order(merchant_marketplaces: list[str] | None = None, fba_m
     return or_(merchant, fba)
 
 
+# ---- cancellations -------------------------------------------------------------------------------------------
+
+# The CancelReason values of the order-acknowledgement feed (and the Commerce extension's "Cancel Order").
+CANCEL_REASONS = ("NoInventory", "ShippingAddressUndeliverable", "CustomerExchange", "BuyerCanceled",
+                  "GeneralAdjustment", "CarrierCreditDecision", "RiskAssessmentInformationNotValid",
+                  "CarrierCoverageFailure", "CustomerReturn", "MerchandiseNotReceived")
+# Orders v2026-01-01 CancellationRequest.requester and CancellationExecution.cancelledBy.
+CANCEL_REQUESTERS = ("BUYER",)
+CANCELLED_BY = ("BUYER", "MERCHANT", "AMAZON")
+
+
 def commerce_state(status: pd.Series, fulfillment_channel: pd.Series) -> pd.Series:
     """The Commerce state an order in this channel status should have (NA: no Commerce order yet)."""
     import pandas as pd

@@ -1,15 +1,18 @@
 """Ship from Commerce (workflow.md, merchant step 5): shipments become package confirmations for Amazon.
 
 Shipments themselves are made in Commerce, by staff or an ERP/WMS (`commerce.shipments.create_shipment`); this
-module only takes them to Amazon:
+module only takes them to Amazon. The channel order's status is Amazon's alone: it becomes Shipped when an extract
+brings Amazon's SHIPPED, never because we sent a package.
 
 - `reconcile_shipments`: every new (shipment, track) of a merchant Amazon order becomes one outbox row in
-  `channel_amazon_package` with its items, never more than ordered minus already packaged; completes Commerce
-  orders whose items are all shipped; moves the channel order to PartiallyShipped / Shipped; marks packages
-  `confirmed` once Amazon lists them.
+  `channel_amazon_package` with its items, never more than ordered minus canceled minus already packaged; a
+  rejected package whose track, carrier or items were corrected goes out again; packages of an order with an open
+  buyer cancellation request are held, and those of a cancelled order are canceled; completes the Commerce orders
+  of the channel whose items are all shipped (nothing held); marks packages `confirmed` once Amazon lists them.
 - `push_tracking`: sends pending packages with confirmShipment. The state is committed before and after each
   call; the packageReferenceId is the track id, so a re-send after a crash edits the package at Amazon.
   A 400 is final until the shipment is corrected; 429/5xx/timeouts stay pending for the next run.
+- `release_hold`: staff decided to ship despite the buyer's request (the `hold release` command).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from .commerce.db import insert_missing
@@ -48,7 +51,7 @@ DEFAULT_CARRIERS = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"
                     "dhl_express": "DHL", "ontrac": "OnTrac", "royal_mail": "Royal Mail", "dpd": "DPD",
                     "hermes": "Hermes", "gls": "GLS", "japan_post": "Japan Post", "yamato": "Yamato Transport",
                     "canada_post": "Canada Post", "amzl": "Amazon Shipping"}
-LIVE_STATES = ("pending", "sending", "sent", "confirmed")  # packages on their way to, or at, Amazon
+SENDABLE = ("pending", "sending")  # held, canceled, failed, empty ones never go out
 MAX_ATTEMPTS = 8  # transient failures before a package is given up (and shown as such)
 
 
@@ -95,22 +98,16 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
                 shipment_id=track.shipment_id, track_id=track.track_id, package_reference_id=str(track.track_id),
                 carrier_code=code, carrier_name=name, tracking_number=track.track_number, ship_date=track.created_at,
                 items=json.dumps(items), state="pending" if items else "empty", attempts=0,
-                last_error=None if items else "no items left to confirm: the shipment's items are in other packages",
-                updated_at=now))
+                last_error=None if items else NO_ITEMS_LEFT, updated_at=now))
             counts["packages_new" if items else "packages_empty"] += 1
 
-        # 2. A rejected package whose track was corrected is sent again.
-        corrected = conn.execute(select(p.id, t.track_number, t.carrier_code, t.title).join(
-            sales_shipment_track, t.entity_id == p.track_id).where(
-            p.state == "failed", (t.track_number != p.tracking_number))).all()
-        for row in corrected:
-            code, name = amazon_carrier(row.carrier_code, row.title, carriers)
-            conn.execute(update(channel_amazon_package).where(p.id == row.id).values(
-                tracking_number=row.track_number, carrier_code=code, carrier_name=name, state="pending", attempts=0,
-                last_error=None, updated_at=now))
-            counts["packages_corrected"] += 1
+        # 2. A rejected package whose track was corrected (number, carrier or items) is sent again.
+        counts["packages_corrected"] += _resend_corrected(conn, carriers, now)
 
-        # 3. Packages Amazon lists for the order (seen by the last extract) are confirmed.
+        # 3. Holds (a new package above is held before anyone can send it) and cancelled orders.
+        counts.update(_apply_holds(conn, now))
+
+        # 4. Packages Amazon lists for the order (seen by the last extract) are confirmed.
         sent = conn.execute(select(p.id, p.package_reference_id, c.amazon_package_refs).join(
             channel_amazon_order, c.amazon_order_id == p.amazon_order_id).where(p.state == "sent")).all()
         confirmed = [row.id for row in sent if row.package_reference_id in (row.amazon_package_refs or "").split(",")]
@@ -120,32 +117,36 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
         counts["packages_confirmed"] += len(confirmed)
 
         counts["orders_completed"] += _complete_shipped_orders(conn, now)
-        counts["channel_orders_moved"] += _move_channel_status(conn)
     summary: ReconcileSummary = dict(sorted(counts.items()))
     log.info("reconcile_shipments: %s", summary)
     return summary
 
 
-def _package_items(conn, shipment_id: int, amazon_order_id: str) -> list[dict]:
-    """The shipment's items as Amazon order items, capped at ordered minus what earlier packages hold."""
+NO_ITEMS_LEFT = "no items left to confirm: the shipment's items are in other packages"
+
+
+def _package_items(conn, shipment_id: int, amazon_order_id: str, other_than: int | None = None) -> list[dict]:
+    """The shipment's items as Amazon order items, capped at ordered minus canceled minus what the order's other
+    packages hold (`other_than`: the package being recomputed)."""
     si, soi = sales_shipment_item.c, sales_order_item.c
-    lines = conn.execute(select(soi.ext_order_item_id, soi.qty_ordered, si.qty).join(
-        sales_order_item, soi.item_id == si.order_item_id).where(si.parent_id == shipment_id)).all()
-    packaged = _packaged(conn, amazon_order_id)  # failed ones too: they are re-sent once corrected
+    lines = conn.execute(select(soi.ext_order_item_id, soi.qty_ordered, soi.qty_canceled, si.qty).join(
+        sales_order_item, soi.item_id == si.order_item_id).where(si.parent_id == shipment_id)
+        .order_by(soi.ext_order_item_id)).all()
+    packaged = _packaged(conn, amazon_order_id, other_than)  # failed ones too: they are re-sent once corrected
     items = []
     for line in lines:
-        qty = min(line.qty, line.qty_ordered - packaged[line.ext_order_item_id])
+        qty = min(line.qty, line.qty_ordered - (line.qty_canceled or 0) - packaged[line.ext_order_item_id])
         if qty > 0:
             items.append({"orderItemId": line.ext_order_item_id, "quantity": qty})
     return items
 
 
-def _packaged(conn, amazon_order_id: str, states: tuple[str, ...] | None = None) -> Counter:
-    """Units per Amazon orderItemId in the order's outbox packages (optionally only those in `states`)."""
+def _packaged(conn, amazon_order_id: str, other_than: int | None = None) -> Counter:
+    """Units per Amazon orderItemId in the order's outbox packages that may still reach Amazon."""
     p = channel_amazon_package.c
-    query = select(p["items"]).where(p.amazon_order_id == amazon_order_id)
-    if states:
-        query = query.where(p.state.in_(states))
+    query = select(p["items"]).where(p.amazon_order_id == amazon_order_id, p.state != "canceled")
+    if other_than is not None:
+        query = query.where(p.id != other_than)
     packaged: Counter = Counter()
     for (items_json,) in conn.execute(query):
         for item in json.loads(items_json):
@@ -153,14 +154,82 @@ def _packaged(conn, amazon_order_id: str, states: tuple[str, ...] | None = None)
     return packaged
 
 
+def _same_items(a: list[dict], b: list[dict]) -> bool:
+    return sorted((i["orderItemId"], i["quantity"]) for i in a) == sorted((i["orderItemId"], i["quantity"]) for i in b)
+
+
+def _resend_corrected(conn, carriers: dict[str, str], now: datetime) -> int:
+    """Failed packages whose track number, Amazon carrier (the track's or the mapping's) or items now differ from
+    what Amazon rejected become pending again; unchanged ones stay failed (no blind retry)."""
+    p, t = channel_amazon_package.c, sales_shipment_track.c
+    failed = conn.execute(select(p.id, p.amazon_order_id, p.shipment_id, p.tracking_number, p.carrier_code,
+                                 p.carrier_name, p["items"], t.track_number, t.carrier_code.label("track_carrier"),
+                                 t.title).join(sales_shipment_track, t.entity_id == p.track_id)
+                          .where(p.state == "failed").order_by(p.id)).all()
+    corrected = 0
+    for row in failed:
+        code, name = amazon_carrier(row.track_carrier, row.title, carriers)
+        items = _package_items(conn, row.shipment_id, row.amazon_order_id, other_than=row.id)
+        if ((row.track_number, code, name) == (row.tracking_number, row.carrier_code, row.carrier_name)
+                and _same_items(items, json.loads(row.items))):
+            continue
+        conn.execute(update(channel_amazon_package).where(p.id == row.id).values(
+            tracking_number=row.track_number, carrier_code=code, carrier_name=name, items=json.dumps(items),
+            state="pending" if items else "empty", attempts=0, last_error=None if items else NO_ITEMS_LEFT,
+            updated_at=now))
+        corrected += 1
+    return corrected
+
+
+def _apply_holds(conn, now: datetime) -> Counter:
+    """Packages not yet at Amazon follow their order: cancelled (in Commerce or at Amazon) -> canceled; an open
+    buyer cancellation request not released by staff -> held; a hold whose request ended or was released -> pending.
+    `sending` ones are left alone: Amazon may already have them."""
+    p, c, o = channel_amazon_package.c, channel_amazon_order.c, sales_order.c
+    rows = conn.execute(select(p.id, p.state, c.status, c.cancel_requested, c.cancel_request_reason,
+                               c.hold_released_at, o.state.label("commerce_state"))
+                        .join(channel_amazon_order, c.amazon_order_id == p.amazon_order_id)
+                        .outerjoin(sales_order, o.entity_id == c.sales_order_id)
+                        .where(p.state.in_(["pending", "held"]))).all()
+    counts: Counter = Counter()
+    for row in rows:
+        if row.commerce_state in CANCELED_COMMERCE_STATES or row.status == "Canceled":
+            state, why = "canceled", CANCELED_BEFORE_SENT
+        elif row.cancel_requested and row.hold_released_at is None:
+            state, why = "held", held_reason(row.cancel_request_reason)
+        else:
+            state, why = "pending", None
+        if state == row.state:
+            continue
+        conn.execute(update(channel_amazon_package).where(p.id == row.id).values(
+            state=state, last_error=why, updated_at=now, **({"attempts": 0} if state == "pending" else {})))
+        counts[{"canceled": "packages_canceled", "held": "packages_held", "pending": "packages_released"}[state]] += 1
+    return counts
+
+
+CANCELED_COMMERCE_STATES = ("canceled", "closed")  # closed: cancelled after invoicing, with a credit memo
+CANCELED_BEFORE_SENT = "not sent: the order was cancelled before its package was confirmed to Amazon"
+
+
+def held_reason(cancel_request_reason: str | None) -> str:
+    why = f" ({cancel_request_reason})" if cancel_request_reason else ""
+    return (f"held: the buyer asked Amazon to cancel this order{why}; cancel the order in Commerce, or release the "
+            "hold to ship it (python -m amazon_channel.hold release ORDER)")[:1024]
+
+
 def _complete_shipped_orders(conn, now: datetime) -> int:
-    """Processing orders whose items are all shipped become complete; their stock leaves the warehouse."""
-    o, soi = sales_order.c, sales_order_item.c
+    """Processing orders of the channel whose items are all shipped become complete; their stock leaves the
+    warehouse. Orders that did not come from Amazon are not ours to touch; an order with a held package waits for
+    staff to cancel it or release the hold."""
+    o, soi, c, p = sales_order.c, sales_order_item.c, channel_amazon_order.c, channel_amazon_package.c
     open_items = select(soi.item_id).where(soi.order_id == o.entity_id,
                                            soi.qty_shipped + soi.qty_canceled < soi.qty_ordered)
     has_items = select(soi.item_id).where(soi.order_id == o.entity_id)
+    of_channel = select(c.amazon_order_id).where(c.sales_order_id == o.entity_id)
+    held = select(p.id).where(p.amazon_order_id == o.ext_order_id, p.state == "held")
     done = conn.execute(select(o.entity_id, o.ext_order_id).where(
-        o.state == "processing", has_items.exists(), ~open_items.exists())).all()
+        o.state == "processing", of_channel.exists(), has_items.exists(), ~open_items.exists(),
+        ~held.exists())).all()
     for entity_id, ext_order_id in done:
         lines = conn.execute(select(soi.sku, soi.qty_shipped).where(soi.order_id == entity_id)).all()
         reserved = {sku for (sku,) in conn.execute(select(inventory_reservation.c.sku).where(
@@ -178,23 +247,31 @@ def _complete_shipped_orders(conn, now: datetime) -> int:
     return len(done)
 
 
-def _move_channel_status(conn) -> int:
-    """Channel orders follow what was packaged: PartiallyShipped, or Shipped when every unit is in a package."""
-    c, p, soi, o = channel_amazon_order.c, channel_amazon_package.c, sales_order_item.c, sales_order.c
-    moved = 0
-    rows = conn.execute(select(c.amazon_order_id, c.status, c.sales_order_id).where(
-        c.status.in_(["Unshipped", "PartiallyShipped"]), c.fulfillment_channel == "MFN",
-        select(p.id).where(p.amazon_order_id == c.amazon_order_id, p.state.in_(LIVE_STATES)).exists())).all()
-    for row in rows:
-        ordered = conn.execute(select(func.sum(soi.qty_ordered)).join(sales_order, o.entity_id == soi.order_id)
-                               .where(o.entity_id == row.sales_order_id)).scalar_one() or 0
-        packaged = sum(_packaged(conn, row.amazon_order_id, LIVE_STATES).values())
-        status = "Shipped" if packaged >= ordered else "PartiallyShipped"
-        if status != row.status:
-            conn.execute(update(channel_amazon_order).where(c.amazon_order_id == row.amazon_order_id).values(
-                status=status, items_unshipped=max(ordered - packaged, 0)))
-            moved += 1
-    return moved
+def release_hold(engine: Engine, order: str, now: datetime | None = None) -> dict:
+    """Staff ship despite the buyer's cancellation request: the order's held packages go out with the next run."""
+    now = now or utcnow()
+    c, o, p = channel_amazon_order.c, sales_order.c, channel_amazon_package.c
+    with engine.begin() as conn:
+        row = conn.execute(select(c.amazon_order_id, c.cancel_requested, c.hold_released_at,
+                                  o.increment_id, o.state).outerjoin(sales_order, o.entity_id == c.sales_order_id)
+                           .where((c.amazon_order_id == order) | (o.increment_id == order))).first()
+        if row is None:
+            raise ValueError(f"no Amazon order {order}")
+        if row.state in CANCELED_COMMERCE_STATES:
+            raise ValueError(f"order {row.amazon_order_id} is {row.state} in Commerce; there is nothing to ship")
+        if row.hold_released_at is not None:
+            raise ValueError(f"the hold of order {row.amazon_order_id} was already released "
+                             f"at {iso_z(row.hold_released_at)}")
+        if not row.cancel_requested:
+            raise ValueError(f"order {row.amazon_order_id} has no open buyer cancellation request; nothing is held")
+        conn.execute(update(channel_amazon_order).where(c.amazon_order_id == row.amazon_order_id)
+                     .values(hold_released_at=now))
+        released = conn.execute(update(channel_amazon_package).where(
+            p.amazon_order_id == row.amazon_order_id, p.state == "held").values(
+            state="pending", attempts=0, last_error=None, updated_at=now)).rowcount
+        set_notes(conn, {row.amazon_order_id: "Hold released by staff despite the buyer's cancellation request: "
+                                              "the packages go to Amazon with the next run"}, now)
+    return {"amazon_order_id": row.amazon_order_id, "packages_released": released}
 
 
 # ---- push -------------------------------------------------------------------------------------------------
@@ -205,7 +282,7 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
     p = channel_amazon_package.c
     started = time.monotonic()
     with engine.connect() as conn:
-        queue = conn.execute(select(channel_amazon_package).where(p.state.in_(["pending", "sending"]))
+        queue = conn.execute(select(channel_amazon_package).where(p.state.in_(SENDABLE))
                              .order_by(p.id)).mappings().all()
     counts: Counter = Counter()
     rejected = []
@@ -213,7 +290,8 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
         if time.monotonic() - started > time_budget:
             counts["left_for_next_run"] += 1
             continue
-        _set_state(engine, package["id"], state="sending", attempts=package["attempts"] + 1)  # before the call
+        if not _claim(engine, package["id"], package["attempts"] + 1):  # held or canceled meanwhile
+            continue
         detail = {"packageReferenceId": package["package_reference_id"], "carrierCode": package["carrier_code"],
                   "trackingNumber": package["tracking_number"], "shipDate": iso_z(package["ship_date"]),
                   "orderItems": json.loads(package["items"])}
@@ -241,6 +319,15 @@ def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500
     summary: PushSummary = {**dict(sorted(counts.items())), "rejected": rejected[:20]}
     log.info("push_tracking: %s", {k: v for k, v in summary.items() if k != "rejected"})
     return summary
+
+
+def _claim(engine: Engine, package_id: int, attempts: int) -> bool:
+    """Mark the package `sending` before the call, unless it stopped being sendable since the queue was read (a
+    hold or a cancellation committed by a command meanwhile)."""
+    p = channel_amazon_package.c
+    with engine.begin() as conn:
+        return conn.execute(update(channel_amazon_package).where(p.id == package_id, p.state.in_(SENDABLE))
+                            .values(state="sending", attempts=attempts, updated_at=utcnow())).rowcount == 1
 
 
 def _set_state(engine: Engine, package_id: int, **values) -> None:

@@ -1,4 +1,5 @@
-"""SP-API client: Login with Amazon tokens, paced calls, retries, and searchOrders pagination.
+"""SP-API client: Login with Amazon tokens, paced calls, retries, searchOrders pagination, and the Feeds API with
+its documents behind pre-signed URLs (which get no token).
 
 The only way the pipeline reaches Amazon. Logs carry operation names, HTTP statuses and Amazon request ids,
 never query values, bodies, tokens or buyer data.
@@ -15,13 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -43,7 +45,7 @@ LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
 USER_AGENT = f"amazon-channel-airflow/{__version__} (Language=Python; Platform=Airflow)"
 # Blocks the pipeline needs to import an order (see workflow.md steps 2-4 and FBA step 3), and its money (money.md):
 # PROMOTION for the promotion ids, TAX for who collects the tax and the buyer's tax registration.
-ORDER_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "PROMOTION", "TAX", "FULFILLMENT", "PACKAGES")
+ORDER_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "PROMOTION", "TAX", "CANCELLATION", "FULFILLMENT", "PACKAGES")
 # Page bound of a search: max_pages_per_hour pages (of 100 orders) per hour of window, never fewer than MIN_PAGES;
 # a search without both ends of a window counts as OPEN_WINDOW_HOURS long.
 MIN_PAGES = 100
@@ -51,6 +53,7 @@ OPEN_WINDOW_HOURS = 24
 READ_CHUNK = 64 * 1024
 # Encodings the client can decode with a size bound; asked for explicitly so a library default never adds others.
 ACCEPT_ENCODING = "gzip, deflate"
+FEEDS_PATH = "/feeds/2021-06-30"
 
 
 class SpApiError(Exception):
@@ -90,6 +93,7 @@ class SpApiConfig:
     backoff_cap: float = 60.0
     max_response_bytes: int = 32 * 1024 * 1024  # larger answers are refused (a page of 100 orders is far smaller)
     max_pages_per_hour: int = 2000  # page bound of a search per hour of window (pages of 100 orders)
+    seller_id: str | None = None  # the seller's merchant token: MerchantIdentifier of the feeds sent
 
     NUMBERS = {"timeout": float, "deadline": float, "backoff_base": float, "backoff_cap": float,
                "max_response_bytes": int, "max_pages_per_hour": int}
@@ -283,6 +287,11 @@ class SpApiClient:
             raise SpApiError(operation, response.status_code, "InvalidResponse",
                              f"{host} answered in content encoding {encoding[:40]!r}; only {ACCEPT_ENCODING} "
                              f"were accepted")
+        return self._decompressed(operation, response.status_code, host, body, encoding)
+
+    def _decompressed(self, operation: str, status: int | None, host: str, body: bytes, encoding: str) -> bytes:
+        """`body` decompressed (gzip or deflate) within max_response_bytes: a small bomb cannot grow past the limit."""
+        limit = self.config.max_response_bytes
         if encoding == "deflate" and body[:1] != b"\x78":
             decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate without the zlib header
         else:
@@ -290,7 +299,7 @@ class SpApiClient:
         try:
             decoded = decoder.decompress(body, limit + 1)
         except zlib.error:
-            raise SpApiError(operation, response.status_code, "InvalidResponse",
+            raise SpApiError(operation, status, "InvalidResponse",
                              f"{host} sent a {encoding} answer that does not decompress") from None
         if len(decoded) > limit:
             raise self._too_large(operation, host, f"it decompresses to more than {limit:,} bytes")
@@ -374,9 +383,45 @@ class SpApiClient:
                     raise SpApiError(operation, status, error.get("code", "Error"), error.get("message", ""),
                                      request_id, error.get("details"))
             attempt += 1
-            pause = random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2 ** (attempt - 1)))
+            pause = self._backoff(attempt)
             if time.monotonic() + pause >= deadline:
                 raise give_up()
+            log.warning("%s: %s, retry %d in %.2fs", operation, problem, attempt, pause)
+            time.sleep(pause)
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt`: full jitter, doubling up to backoff_cap."""
+        cfg = self.config
+        return random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2 ** (attempt - 1)))
+
+    def transfer(self, operation: str, method: str, url: str, data: bytes | None = None,
+                 headers: dict | None = None) -> requests.Response:
+        """One upload to, or download from, a pre-signed URL (feed documents). The URL itself authorises, so no
+        SP-API token goes with it; the bounds of `call` hold (redirects refused, size and whole-answer time limits,
+        5xx and network problems retried within `deadline`); any other answer that is not 2xx raises SpApiError."""
+        cfg = self.config
+        deadline = time.monotonic() + cfg.deadline
+        attempt, problem = 0, None
+        while True:
+            try:
+                response = self._exchange(operation, method, url, deadline, "the feed document URL", data=data,
+                                          headers=dict(headers or {}))
+            except _Transient as exc:
+                if not (exc.no_time and problem):
+                    problem = exc.problem
+            else:
+                status = response.status_code
+                if status < 300:
+                    return response
+                if status < 500 and status != 429:
+                    code, message = _storage_error(response)
+                    raise SpApiError(operation, status, code, message, response.headers.get("x-amzn-RequestId"))
+                problem = f"HTTP {status}"
+            attempt += 1
+            pause = self._backoff(attempt)
+            if time.monotonic() + pause >= deadline:
+                raise SpApiError(operation, None, "DeadlineExceeded",
+                                 f"gave up after {attempt} attempts within {cfg.deadline:g}s; last: {problem}")
             log.warning("%s: %s, retry %d in %.2fs", operation, problem, attempt, pause)
             time.sleep(pause)
 
@@ -472,6 +517,48 @@ class SpApiClient:
         self.call("confirmShipment", "POST", f"/orders/v0/orders/{order_id}/shipmentConfirmation",
                   json_body={"marketplaceId": marketplace_id, "packageDetail": package_detail})
 
+    # ---- Feeds API 2021-06-30: a document is uploaded, then named in a feed; its report is downloaded --------------
+
+    def create_feed_document(self, content_type: str) -> dict:
+        """createFeedDocument: {"feedDocumentId", "url"}, the url being where to upload (pre-signed, minutes)."""
+        response = self.call("createFeedDocument", "POST", f"{FEEDS_PATH}/documents",
+                             json_body={"contentType": content_type})
+        return _fields(response, "createFeedDocument", "feedDocumentId", "url")
+
+    def upload_feed_document(self, url: str, content: bytes, content_type: str) -> None:
+        """PUT the document to its pre-signed url, with the content type declared to createFeedDocument."""
+        self.transfer("uploadFeedDocument", "PUT", url, data=content, headers={"content-type": content_type})
+
+    def create_feed(self, feed_type: str, marketplace_ids: list[str], input_feed_document_id: str) -> str:
+        """createFeed: the new feed's id."""
+        response = self.call("createFeed", "POST", f"{FEEDS_PATH}/feeds", json_body={
+            "feedType": feed_type, "marketplaceIds": marketplace_ids, "inputFeedDocumentId": input_feed_document_id})
+        return _fields(response, "createFeed", "feedId")["feedId"]
+
+    def get_feed(self, feed_id: str) -> dict:
+        """getFeed: the Feed (processingStatus, and resultFeedDocumentId once DONE or FATAL)."""
+        return _fields(self.call("getFeed", "GET", f"{FEEDS_PATH}/feeds/{quote(feed_id, safe='')}"), "getFeed",
+                       "feedId", "processingStatus")
+
+    def get_feed_document(self, feed_document_id: str) -> dict:
+        """getFeedDocument: {"feedDocumentId", "url", "compressionAlgorithm"?}, the url being where to download."""
+        return _fields(self.call("getFeedDocument", "GET",
+                                 f"{FEEDS_PATH}/documents/{quote(feed_document_id, safe='')}"),
+                       "getFeedDocument", "feedDocumentId", "url")
+
+    def download_feed_document(self, document: dict) -> bytes:
+        """The content of a document getFeedDocument described, decompressed when Amazon says it is (GZIP), within
+        max_response_bytes."""
+        response = self.transfer("downloadFeedDocument", "GET", document["url"])
+        algorithm = document.get("compressionAlgorithm")
+        if algorithm in (None, ""):
+            return response.content
+        if algorithm != "GZIP":
+            raise SpApiError("downloadFeedDocument", None, "InvalidResponse",
+                             f"the document is compressed with {str(algorithm)[:40]!r}; only GZIP is known")
+        return self._decompressed("downloadFeedDocument", response.status_code, _host(document["url"]),
+                                  response.content, "gzip")
+
 
 def _order_id(entry) -> str | None:
     """The entry's orderId when it is an object with a string orderId, else None (passed through as sent)."""
@@ -504,6 +591,29 @@ def _json_object(response: requests.Response, operation: str) -> dict:
                          f"the answer from {_host(response.url or '')} is not a JSON object",
                          response.headers.get("x-amzn-RequestId"))
     return body
+
+
+def _fields(response: requests.Response, operation: str, *names: str) -> dict:
+    """The answer as a JSON object that has each of `names` as a non-empty string."""
+    body = _json_object(response, operation)
+    missing = [name for name in names if not (isinstance(body.get(name), str) and body[name])]
+    if missing:
+        raise SpApiError(operation, response.status_code, "InvalidResponse",
+                         f"the answer carries no {', '.join(missing)}", response.headers.get("x-amzn-RequestId"))
+    return body
+
+
+def _storage_error(response: requests.Response) -> tuple[str, str]:
+    """Code and message of a refused upload or download: SP-API's JSON errors, or S3's XML <Code>/<Message>."""
+    try:
+        error = _first_error(response) if isinstance(response.json(), dict) else {}
+    except ValueError:
+        error = {}
+    if error.get("code") or error.get("message"):
+        return str(error.get("code", "Error")), str(error.get("message", ""))[:300]
+    found = {tag: re.search(rf"<{tag}>([^<]{{0,300}})</{tag}>", response.text) for tag in ("Code", "Message")}
+    return ((found["Code"].group(1) if found["Code"] else "Error"),
+            found["Message"].group(1) if found["Message"] else f"{_host(response.url or '')} refused it")
 
 
 def _first_error(response: requests.Response) -> dict:

@@ -26,6 +26,7 @@ from .errors import NotRetryableError
 from .settings import OrderSettings
 from .staging import Staging
 from .summaries import (
+    CancelSummary,
     CustomersSummary,
     ExtractSummary,
     LoadSummary,
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 PUSH_BUDGET_SHARE = 0.8  # of the task's timeout: push stops sending in time to record every outcome
 PUSH_CALL_DEADLINE_S = 120  # per package; what does not go out waits for the next run
+# Of the task's timeout: how long push_cancellations sends and waits for Amazon's processing (minutes at Amazon)
+# while the seller's pool slot is held; later results are read by the next run.
+CANCEL_BUDGET_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -372,7 +376,15 @@ def load_orders_step(engine: Engine, run: Run, transformed_path: str, settings: 
                        run_record(run, extracted) if extracted else None)
 
 
-# ---- 7./8. reconcile_shipments, push_tracking -----------------------------------------------------------------
+def cancel_request_alert(summary: LoadSummary) -> dict | None:
+    """The detail of an alert when this load saw buyers' cancellation requests for the first time (order ids
+    only), else None."""
+    if not summary.get("cancel_requests_new_count"):
+        return None
+    return {k: summary[k] for k in ("cancel_requests_new_count", "cancel_requests_new")}
+
+
+# ---- 7./8./9. reconcile_shipments, push_cancellations, push_tracking ---------------------------------------------
 
 def reconcile_step(engine: Engine, carrier_mapping_json: str | None) -> ReconcileSummary:
     """New Commerce shipments become outbox packages; shipped orders complete; listed packages are confirmed."""
@@ -383,6 +395,24 @@ def reconcile_step(engine: Engine, carrier_mapping_json: str | None) -> Reconcil
     except ValueError as exc:
         raise NotRetryableError(str(exc)) from None
     return reconcile_shipments(engine, carriers)
+
+
+def push_cancellations_step(engine: Engine, client: SpApiClient, task_timeout: timedelta) -> CancelSummary:
+    """Commerce cancellations to Amazon (order-acknowledgement feed): send, then wait for Amazon's results at most
+    CANCEL_BUDGET_SHARE of the task's timeout; feeds not done by then are polled by the next run."""
+    from .cancellation import push_cancellations
+
+    client.config.deadline = min(client.config.deadline, PUSH_CALL_DEADLINE_S)
+    return push_cancellations(engine, client, time_budget=task_timeout.total_seconds() * CANCEL_BUDGET_SHARE)
+
+
+def cancellation_alert(summary: CancelSummary) -> dict | None:
+    """The detail of an alert when Amazon refused cancellations or some could not be sent (Commerce has those
+    orders cancelled, Amazon does not), else None."""
+    if not summary.get("problems"):
+        return None
+    return {"rejected": summary.get("rejected", 0), "refused": summary.get("refused", 0),
+            "orders": summary["problems"]}
 
 
 def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta) -> PushSummary:

@@ -60,6 +60,8 @@ class LoadSummary(TypedDict):
     commerce_orders_created: int
     orders_blocked: int
     commerce_orders_canceled: int
+    cancel_requests_new: list[str]  # Amazon order ids of buyer cancellation requests first seen now (up to 100)
+    cancel_requests_new_count: int
 
 
 class RunRecord(TypedDict):
@@ -81,8 +83,10 @@ class ReconcileSummary(TypedDict, total=False):
     packages_empty: int
     packages_corrected: int
     packages_confirmed: int
+    packages_held: int  # an open buyer cancellation request
+    packages_released: int  # the request ended or staff released the hold
+    packages_canceled: int  # the order was cancelled before its package went out
     orders_completed: int
-    channel_orders_moved: int
 
 
 class RejectedPackage(TypedDict):
@@ -100,3 +104,26 @@ class PushSummary(TypedDict, total=False):
     given_up: int
     left_for_next_run: int
     rejected: list[RejectedPackage]
+
+
+class CancellationProblem(TypedDict):
+    amazon_order_id: str
+    state: str  # rejected (Amazon refused it) or refused (not sent: the order is no longer Unshipped)
+    error: str
+
+
+class CancelSummary(TypedDict, total=False):
+    """Counts of what push_cancellations did (one that never happened is left out) and up to 20 orders whose
+    cancellation Amazon refused or that could not be sent: Commerce has them cancelled, Amazon does not."""
+
+    detected: int  # Commerce orders cancelled outside the `cancel` command, given an outbox row
+    refused: int
+    feeds_created: int
+    sent: int
+    accepted: int
+    rejected: int
+    retry_next_run: int
+    left_for_next_run: int
+    report_not_read: int
+    waiting_for_amazon: int  # rows of feeds Amazon had not finished: the next run asks again
+    problems: list[CancellationProblem]

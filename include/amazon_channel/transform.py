@@ -11,9 +11,14 @@ Money per item (money.md): one column per proceeds category, TAX and DISCOUNT al
 DISCOUNT without detailed breakdowns applies to the item); 0 where the item has proceeds but not that category,
 null where it has none at all (Amazon shows no amounts before an order is priced).
 
+Cancellations (Amazon's CANCELLATION block, per item): an item with a buyer's request and no execution is an open
+request, which flags its order (`cancel_requested`) unless the order is cancelled; an executed item has cancelled
+quantityOrdered - quantityFulfilled - quantityUnfulfilled units (`qty_canceled`), and every unshipped unit of a
+cancelled order is cancelled.
+
 Every text value bound for Commerce passes through `clean_text` (names, addresses, email, phone, SKU, title, gift
-message, package references): what Amazon sends is data, never terminal or layout control. The one newline kept
-is ours: it joins street line 1 and line 2.
+message, package references, cancellation reasons): what Amazon sends is data, never terminal or layout control.
+The one newline kept is ours: it joins street line 1 and line 2.
 """
 
 from __future__ import annotations
@@ -95,6 +100,17 @@ def item_money(raw_items: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: values.mask(no_proceeds) for name, values in money.items()})
 
 
+def cancelled_units(raw_items: pd.DataFrame, items: pd.DataFrame, order_canceled: pd.Series) -> pd.Series:
+    """Units Amazon cancelled per item: of an executed item, quantityOrdered - quantityFulfilled -
+    quantityUnfulfilled (validation checked they are whole and within the ordered quantity); of an item of a
+    cancelled order, everything not shipped."""
+    executed = items[["cancelled_by", "cancel_reason"]].notna().any(axis=1)
+    unfulfilled = pd.to_numeric(raw_items["quantity_unfulfilled"], errors="coerce").fillna(0).astype("int64")
+    left = items["qty_ordered"] - items["qty_shipped"]
+    units = (left - unfulfilled).where(executed, 0)
+    return units.where(~order_canceled, left).clip(lower=0).astype("int64")
+
+
 def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(channel orders, channel items), one row per Amazon order (newest version wins) and per order item."""
     if raw is None:
@@ -148,22 +164,38 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
         "promotion_ids": clean_text(raw_items["promotion_ids"]),
         "tax_collection_model": clean_text(raw_items["tax_collection_model"]),
         "tax_reporting_scheme": clean_text(raw_items["tax_reporting_scheme"]),
+        "cancel_requested_by": raw_items["cancel_requested_by"].astype("string"),
+        "cancel_request_reason": clean_text(raw_items["cancel_request_reason"]),
+        "cancelled_by": raw_items["cancelled_by"].astype("string"),
+        "cancel_reason": clean_text(raw_items["cancel_reason"]),
     })
     items = pd.concat([items, item_money(raw_items)], axis=1)
     # FBA orders are shipped by Amazon as a whole once Shipped.
     fba_shipped = _per_item((frame["status"].eq("Shipped") & frame["fulfillment_channel"].eq("AFN")).astype(bool),
                             item_pos)
     items.loc[fba_shipped, "qty_shipped"] = items.loc[fba_shipped, "qty_ordered"]
+    order_canceled = _per_item(frame["status"].eq("Canceled").astype(bool), item_pos)
+    items["qty_canceled"] = cancelled_units(raw_items, items, order_canceled)
+    # Open: asked and not executed, in an order Amazon has not cancelled (its request is closed).
+    open_request = (items[["cancel_requested_by", "cancel_request_reason"]].notna().any(axis=1)
+                    & items[["cancelled_by", "cancel_reason"]].isna().all(axis=1) & ~order_canceled)
 
-    frame, items = newest_versions(frame, items)
+    frame, items = newest_versions(frame, items.assign(open_request=open_request))
 
     per_order = items.assign(unpriced=items["item_amount_e4"].isna()).groupby("amazon_order_id").agg(
         subtotal_e4=("item_amount_e4", "sum"), unpriced=("unpriced", "any"),
-        items_unshipped=("qty_ordered", "sum"), shipped=("qty_shipped", "sum"))
+        items_unshipped=("qty_ordered", "sum"), shipped=("qty_shipped", "sum"), canceled=("qty_canceled", "sum"))
     frame = frame.merge(per_order, left_on="amazon_order_id", right_index=True, how="left")
-    frame["items_unshipped"] = (frame["items_unshipped"] - frame["shipped"]).clip(lower=0).astype("int64")
+    frame["items_unshipped"] = (frame["items_unshipped"] - frame["shipped"] - frame["canceled"]).clip(lower=0
+                                                                                                       ).astype("int64")
     frame["subtotal_e4"] = frame["subtotal_e4"].astype("Int64").mask(frame["unpriced"].astype(bool))
-    frame = frame.drop(columns=["shipped", "unpriced"])
+    frame = frame.drop(columns=["shipped", "canceled", "unpriced"])
+    requests = items[items["open_request"]]
+    frame["cancel_requested"] = frame["amazon_order_id"].isin(requests["amazon_order_id"])
+    reasons = requests.dropna(subset=["cancel_request_reason"]).drop_duplicates(
+        ["amazon_order_id", "cancel_request_reason"]).groupby("amazon_order_id")["cancel_request_reason"].agg("; ".join)
+    frame["cancel_request_reason"] = frame["amazon_order_id"].map(reasons).astype("string").str.slice(0, 255)
+    items = items.drop(columns="open_request")
 
     frame["commerce_state"] = commerce_state(frame["status"], frame["fulfillment_channel"])
     frame["firstname"], frame["lastname"], frame["order_email"] = buyer_identity(frame)

@@ -30,7 +30,7 @@ from .frames import (
     lookup,
     money_e4,
 )
-from .rules import AMAZON_STATUSES, CURRENCY_DECIMALS, PRICED_AMAZON_STATUSES
+from .rules import AMAZON_STATUSES, CANCEL_REQUESTERS, CANCELLED_BY, CURRENCY_DECIMALS, PRICED_AMAZON_STATUSES
 from .transform import UNSAFE_TEXT
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ SHORT_TEXT = ["buyer_email", "buyer_name", "buyer_company", "ship_name", "ship_c
 # transform cleans is checked before cleaning, which only ever shortens it.
 MAX_LENGTHS = {"ship_postcode": 32, "ship_country": 2, "ship_phone": 64, "package_refs": 1024,
                "purchase_order_number": 64, "buyer_tax_registration": 128, "delivery_tip_status": 16}
-ITEM_MAX_LENGTHS = {"promotion_ids": 1024, "tax_collection_model": 64, "tax_reporting_scheme": 16}
+ITEM_MAX_LENGTHS = {"promotion_ids": 1024, "tax_collection_model": 64, "tax_reporting_scheme": 16,
+                    "cancel_request_reason": 255, "cancel_reason": 255}
+MISSING = "(missing)"  # shown in a reason for a value Amazon's model requires but the order lacks
 GIFT_MESSAGE_MAX = 16_383  # a MariaDB TEXT holds 65,535 bytes: 4 per character at most in UTF-8
 # Identifiers are stored as sent, never cleaned (a cleaned SKU could name another product): one holding a control,
 # bidi or line-break character is quarantined instead.
@@ -97,6 +99,31 @@ def quantity_ok(values: pd.Series) -> pd.Series:
     is_bool = values.map(lambda v: isinstance(v, bool))
     numbers = pd.to_numeric(values.where(~is_bool), errors="coerce")
     return (numbers.notna() & (numbers >= 1) & (numbers % 1 == 0)).astype(bool)
+
+
+def _count(values: pd.Series) -> pd.Series:
+    """Whole non-negative numbers as floats; 0 where missing, NaN where not such a number (bools, '2.5', -1)."""
+    is_bool = values.map(lambda v: isinstance(v, bool))
+    numbers = pd.to_numeric(values.where(~is_bool), errors="coerce").astype(float)
+    numbers = numbers.where((numbers >= 0) & (numbers % 1 == 0))
+    return numbers.where(values.notna(), 0.0)
+
+
+def cancellation_checks(items: pd.DataFrame) -> pd.DataFrame:
+    """Per item, its CANCELLATION block as GX checks it: who asked (a request without a requester shows as
+    MISSING) and who cancelled (likewise for an execution), and whether the units an execution cancelled
+    (quantityOrdered - quantityFulfilled - quantityUnfulfilled) are whole and within 0..quantityOrdered."""
+    requested = items["cancel_requested_by"].notna() | items["cancel_request_reason"].notna()
+    executed = items["cancelled_by"].notna() | items["cancel_reason"].notna()
+    ordered = pd.to_numeric(items["quantity"].where(quantity_ok(items["quantity"])), errors="coerce")
+    cancelled = ordered - _count(items["quantity_shipped"]) - _count(items["quantity_unfulfilled"])
+    within = cancelled.notna() & (cancelled >= 0) & (cancelled <= ordered)
+    return pd.DataFrame({
+        "cancel_requested_by": items["cancel_requested_by"].where(~requested | items["cancel_requested_by"].notna(),
+                                                                  MISSING),
+        "cancelled_by": items["cancelled_by"].where(~executed | items["cancelled_by"].notna(), MISSING),
+        "cancelled_units_within_ordered": (~executed | within).astype(bool),
+    }, index=items.index)
 
 
 def _time_ok(values: pd.Series) -> pd.Series:
@@ -247,6 +274,10 @@ def _suites(known_marketplaces: list[str]):
                                         condition_parser="pandas"),
         E.ExpectColumnValuesToBeUnique(column="item_key"),
         E.ExpectColumnValueLengthsToBeBetween(column="gift_message", max_value=GIFT_MESSAGE_MAX),
+        E.ExpectColumnValuesToBeInSet(column="cancel_requested_by", value_set=list(CANCEL_REQUESTERS),
+                                      meta={REASONS: "values"}),
+        E.ExpectColumnValuesToBeInSet(column="cancelled_by", value_set=list(CANCELLED_BY), meta={REASONS: "values"}),
+        E.ExpectColumnValuesToBeInSet(column="cancelled_units_within_ordered", value_set=[True]),
     ]
     items += [E.ExpectColumnValueLengthsToBeBetween(column=c, max_value=n) for c, n in ITEM_MAX_LENGTHS.items()]
     items += [E.ExpectColumnValuesToNotMatchRegex(column=c, regex=UNSAFE_TEXT) for c in IDENTIFIERS["items"]]
@@ -330,6 +361,7 @@ def validate_batch(batch: OrderBatch, known_marketplaces: list[str], skip: set[i
     items["quantity_ok"] = quantity_ok(items["quantity"])
     items["unit_price_decimals_ok"] = decimals_ok(items["unit_price"], items["item_currency"])
     items["item_key"] = items["order_pos"].astype(str) + "/" + items["order_item_id"].astype(str)
+    items[["cancel_requested_by", "cancelled_by", "cancelled_units_within_ordered"]] = cancellation_checks(items)
     (orders_definition, order_columns), (items_definition, item_columns) = _definitions(tuple(known_marketplaces))
     # As text from here: vectorised string checks, and GX can fingerprint the batch without pickling it.
     orders, item_positions, items = orders[order_columns], items["order_pos"].to_numpy(), items[item_columns]

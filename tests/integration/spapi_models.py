@@ -43,3 +43,4 @@ def assert_valid(model_file: str, definition: str, body) -> None:
 
 ORDERS = "orders_2026-01-01.json"
 ORDERS_V0 = "ordersV0.json"
+FEEDS = "feeds_2021-06-30.json"

@@ -30,12 +30,14 @@ def test_dags_import_without_errors(airflow_db):
     assert extract.retries == int(os.environ["AMAZON_CHANNEL_TASK_RETRIES"]) and extract.retry_exponential_backoff
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     chain = ["check_settings", "extract_orders", "validate_orders", "transform_orders", "load_customers", "load_orders",
-             "reconcile_shipments", "push_tracking"]
+             "reconcile_shipments", "push_cancellations", "push_tracking"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert [o.uri.rstrip("/") for o in dag.get_task("load_orders").outlets] == ["commerce://sales_order"]
     # Reconcile runs even after a failed import; the watcher keeps such a run red.
     assert dag.get_task("reconcile_shipments").trigger_rule == "all_done"
+    cancellations = dag.get_task("push_cancellations")
+    assert cancellations.trigger_rule == "all_done" and cancellations.pool == "amazon_sp_api"
     watcher = dag.get_task("watcher")
     assert watcher.trigger_rule == "one_failed" and watcher.upstream_task_ids == {
         t for t in dag.task_ids if t != "watcher"}

@@ -47,7 +47,7 @@ def test_grid_lists_every_non_pending_order_once_with_its_commerce_order(steps, 
     assert set(ids) == {k for k, o in channel.items() if o["status"] not in PENDING_STATUSES}
     assert any(o["status"] in PENDING_STATUSES for o in channel.values())  # there were some to hide
     for row in rows:
-        due = row["status"] in ("Unshipped", "PartiallyShipped", "Shipped")
+        due = row["status"] in ("Unshipped", "PartiallyShipped", "Shipped", "Error")
         if due and BLOCKED_SKU not in (row["note"] or ""):
             assert row["sales_order_increment_id"], (row["note"], row["fulfillment_channel"])
     assert [r["purchase_date"] for r in rows] == sorted((r["purchase_date"] for r in rows), reverse=True)
@@ -83,6 +83,9 @@ def test_filters_paging_and_sorting_happen_in_the_database(steps, loaded):
         marketplace = choices["marketplaces"][0]
         shipped = all_rows(conn, OrderFilter(status="Unshipped", marketplace_id=marketplace))
         assert shipped and {(r["status"], r["marketplace_id"]) for r in shipped} == {("Unshipped", marketplace)}
+        assert "Error" in choices["statuses"]  # the rejected tracking number
+        assert [r["amazon_order_id"] for r in all_rows(conn, OrderFilter(status="Error"))] == [loaded["rejected"]]
+        assert loaded["rejected"] not in {r["amazon_order_id"] for r in all_rows(conn, OrderFilter(status="Unshipped"))}
 
         day = min(o["purchase_date"] for o in channel).date()
         dated = all_rows(conn, OrderFilter(purchased_from=day, purchased_to=day))

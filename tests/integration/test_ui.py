@@ -230,6 +230,8 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         # The rejected package, with Amazon's message, and the order's note history.
         frame.goto(f"{ui.base_url}/amazon-orders/orders/{ui.data['rejected']}")
         expect(view.locator("#packages")).to_contain_text("failed")
+        expect(view.locator("#order-status")).to_have_text("Error")  # Amazon still says Unshipped
+        expect(view.locator("#rejection")).to_contain_text("tracking number is invalid")
         expect(view.locator("#packages")).to_contain_text("tracking number is invalid")
         expect(view.locator("#notes")).to_contain_text("rejected by Amazon")
         page.screenshot(path=SCREENSHOTS / "04-rejected-package.png", full_page=True)

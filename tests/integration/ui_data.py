@@ -26,7 +26,8 @@ def populate(steps, emulator) -> dict:
         steps.after_extract(run_id, extracted=steps.extract(run_id, start, start + timedelta(hours=1)))
     channel = channel_orders(steps.engine)
     merchant = sorted((o for o in commerce_orders(steps.engine).values()
-                       if o["state"] == "processing" and channel[o["ext_order_id"]]["fulfillment_channel"] == "MFN"),
+                       if o["state"] == "processing" and channel[o["ext_order_id"]]["fulfillment_channel"] == "MFN"
+                       and not channel[o["ext_order_id"]]["cancel_requested"]),  # those would be held
                       key=lambda o: o["increment_id"])
     now = datetime.fromisoformat(emulator.get("health")["now"].replace("Z", "+00:00"))
     shipped, rejected = merchant[0], merchant[1]

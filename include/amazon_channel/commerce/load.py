@@ -22,7 +22,7 @@ from ..settings import OrderSettings
 from ..summaries import CustomersSummary, LoadSummary, RunRecord
 from ..timeutil import parse_iso, utcnow
 from .db import copy_missing, insert_missing, upsert
-from .notes import add_history, note_once, set_notes
+from .notes import add_history, note_once, set_notes, unrecorded
 from .schema import (
     CHANNEL_ITEM_AMOUNTS,
     CREDITMEMO_REFUNDED,
@@ -57,14 +57,17 @@ ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "ful
                  "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
                  "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
                  "is_business", "subtotal", "grand_total", "currency", "items_unshipped", "amazon_package_refs",
-                 "delivery_tip", "delivery_tip_status", "purchase_order_number", "buyer_tax_registration"]
+                 "delivery_tip", "delivery_tip_status", "purchase_order_number", "buyer_tax_registration",
+                 "cancel_requested", "cancel_request_reason"]
 ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "qty_shipped", "unit_price",
                 "gift_message", "last_updated", *CHANNEL_ITEM_AMOUNTS, "promotion_ids", "tax_collection_model",
-                "tax_reporting_scheme"]
+                "tax_reporting_scheme", "cancel_requested_by", "cancel_request_reason", "cancelled_by",
+                "cancel_reason", "qty_canceled"]
 # Amounts the transform hands on as integer ten-thousandths (`<name>_e4`), stored as Money under `<name>`.
 ORDER_MONEY = ["subtotal", "grand_total", "delivery_tip"]
 ITEM_MONEY = ["unit_price", *CHANNEL_ITEM_AMOUNTS]
 ZERO = Decimal(0)
+MAX_LISTED_REQUESTS = 100  # new buyer cancellation requests named in the load summary (all are counted)
 
 
 def _money(values: pd.Series) -> pd.Series:
@@ -143,14 +146,17 @@ def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, setti
         upserted = _upsert_channel(conn, orders, items, settings)
         _reserve_pending(conn, settings)
         created, blocked = _create_commerce_orders(conn, settings, now)
+        _cancel_items(conn)
         canceled = _cancel_orders(conn, now)
+        new_requests = _note_cancel_requests(conn, now)
         _note_amount_changes(conn, now)
         if run is not None:
             _record_run(conn, run, seen, created, blocked, now)
     summary: LoadSummary = {
         "channel_orders_upserted": int(upserted), "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
         "commerce_orders_created": int(created.sum()), "orders_blocked": int(blocked.sum()),
-        "commerce_orders_canceled": int(canceled)}
+        "commerce_orders_canceled": int(canceled), "cancel_requests_new": new_requests[:MAX_LISTED_REQUESTS],
+        "cancel_requests_new_count": len(new_requests)}
     log.info("load_orders: %s", summary)
     return summary
 
@@ -558,7 +564,7 @@ def _cancel_orders(conn: Connection, now) -> int:
     """Amazon canceled before shipment: release every reservation the order held, and in Commerce refund an invoiced
     order whole with a credit memo (it ends closed, as Magento closes a fully refunded order); an order created
     before orders were invoiced is canceled."""
-    o, so, r = channel_amazon_order.c, sales_order.c, inventory_reservation.c
+    o, so = channel_amazon_order.c, sales_order.c
     to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id, so.total_invoiced,
                                     so.order_currency_code, o.amazon_order_id).join(
         channel_amazon_order, o.sales_order_id == so.entity_id).where(
@@ -570,28 +576,86 @@ def _cancel_orders(conn: Connection, now) -> int:
             state="canceled", status="canceled", updated_at=bindparam("b_updated")),
             [{"b_id": row.entity_id, "b_updated": row.last_updated} for row in uninvoiced])
     if invoiced:
-        _refund(conn, invoiced)
+        refund_orders(conn, invoiced, "Canceled by Amazon")
     notes = {row.amazon_order_id: f"Canceled by Amazon; Commerce order #{row.increment_id} canceled"
              for row in uninvoiced}
     notes.update({row.amazon_order_id: f"Canceled by Amazon; Commerce order #{row.increment_id} closed, credit memo "
                                        f"#{row.increment_id} refunded {_refunded_text(row)}" for row in invoiced})
     set_notes(conn, notes, now)
+    release_canceled_reservations(conn)
+    return len(to_cancel)
+
+
+def release_canceled_reservations(conn: Connection) -> None:
+    """Every reservation a Canceled channel order still holds is given back, once (an `order_canceled` row per SKU)."""
+    o, r = channel_amazon_order.c, inventory_reservation.c
     held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
         channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
         .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()
     insert_missing(conn, inventory_reservation, [
         {"ext_order_id": e, "sku": s, "quantity": -q, "event": "order_canceled"} for e, s, q in held],
         ["ext_order_id", "sku", "event"])
-    return len(to_cancel)
+
+
+ITEMS_CANCELED_EVENT = "order_items_canceled"  # the reservation released for items Amazon cancelled
+
+
+def _cancel_items(conn: Connection) -> None:
+    """Items Amazon cancelled in an order it has not cancelled whole: the Commerce items record the cancelled units,
+    and one reservation per order and SKU (ITEMS_CANCELED_EVENT, kept at the cancelled units, at most what the order
+    reserved) gives them back; re-runs leave both as they are. A whole cancellation later releases the rest
+    (_cancel_orders releases what is still held). Both queries start from the items with cancelled units (Amazon
+    never restores one, so no other item can differ): few, whatever the number of orders."""
+    o, i, soi, r = channel_amazon_order.c, channel_amazon_order_item.c, sales_order_item.c, inventory_reservation.c
+    changed = conn.execute(select(soi.item_id, i.qty_canceled).select_from(channel_amazon_order_item).join(
+        channel_amazon_order, o.amazon_order_id == i.amazon_order_id).join(
+        sales_order_item, and_(soi.order_id == o.sales_order_id, soi.ext_order_item_id == i.order_item_id)).where(
+        i.qty_canceled > 0, soi.qty_canceled != i.qty_canceled)).all()
+    if changed:
+        conn.execute(update(sales_order_item).where(soi.item_id == bindparam("b_id")).values(
+            qty_canceled=bindparam("b_qty")), [{"b_id": item, "b_qty": qty} for item, qty in changed])
+    whole = select(o.amazon_order_id).where(o.amazon_order_id == i.amazon_order_id, o.status == "Canceled").exists()
+    units = {(order, sku): int(n) for order, sku, n in conn.execute(
+        select(i.amazon_order_id, i.sku, func.sum(i.qty_canceled)).where(i.qty_canceled > 0, ~whole)
+        .group_by(i.amazon_order_id, i.sku))}
+    reserved: dict[tuple[str, str, str], Decimal] = {}
+    for ids in chunked(sorted({order for order, _ in units}), IN_LIST):
+        reserved.update({(order, sku, event): quantity for order, sku, event, quantity in conn.execute(
+            select(r.ext_order_id, r.sku, r.event, r.quantity).where(
+                r.ext_order_id.in_(ids), r.event.in_(["order_placed", ITEMS_CANCELED_EVENT])))})
+    releases = {(order, sku): min(n, -reserved[order, sku, "order_placed"]) for (order, sku), n in units.items()
+                if (order, sku, "order_placed") in reserved}  # an unmanaged SKU reserved nothing
+    upsert(conn, inventory_reservation, [
+        {"ext_order_id": order, "sku": sku, "event": ITEMS_CANCELED_EVENT, "quantity": quantity}
+        for (order, sku), quantity in releases.items() if reserved.get((order, sku, ITEMS_CANCELED_EVENT)) != quantity],
+        ["ext_order_id", "sku", "event"], ["quantity"])
+
+
+CANCEL_REQUEST_NOTE = ("Buyer asked Amazon to cancel: ", "; packages are held until you cancel the order in Commerce "
+                                                         "or release the hold")
+
+
+def _note_cancel_requests(conn: Connection, now) -> list[str]:
+    """Open buyer cancellation requests on orders that have their Commerce order (the one staff could ship; a
+    blocked order keeps its note saying why, and is noted once created) get their note once (a later run seeing the
+    same request adds none); the ids of those noted now, for the load summary and its alert."""
+    o = channel_amazon_order.c
+    open_requests = conn.execute(select(o.amazon_order_id, o.cancel_request_reason)
+                                 .where(o.cancel_requested.is_(True), o.sales_order_id.is_not(None))).all()
+    notes = unrecorded(conn, {oid: f"{CANCEL_REQUEST_NOTE[0]}{reason or 'no reason given'}{CANCEL_REQUEST_NOTE[1]}"
+                              for oid, reason in open_requests})
+    note_once(conn, notes, now)
+    return sorted(notes)
 
 
 def _refunded_text(order) -> str:
     return money_text(order.total_invoiced, order.order_currency_code)
 
 
-def _refund(conn: Connection, orders: list) -> None:
+def refund_orders(conn: Connection, orders: list, why: str) -> None:
     """Credit memos refunding the invoices of `orders` whole (copied from them in the database, at the time Amazon
-    canceled); the orders, their items and payments record the refund, and each order's history says so."""
+    canceled); the orders, their items and payments record the refund, and each order's history says so, starting
+    with `why` (who cancelled)."""
     so, soi, inv, item, memo, pay, o = (sales_order.c, sales_order_item.c, sales_invoice.c, sales_invoice_item.c,
                                         sales_creditmemo.c, sales_order_payment.c, channel_amazon_order.c)
     order_ids = [row.entity_id for row in orders]
@@ -617,7 +681,7 @@ def _refund(conn: Connection, orders: list) -> None:
                                                   for row in orders])
     history = pd.DataFrame({
         "parent_id": order_ids, "entity_name": "creditmemo", "status": "closed",
-        "comment": [f"Canceled by Amazon: credit memo #{row.increment_id} refunded offline, {_refunded_text(row)}"
+        "comment": [f"{why}: credit memo #{row.increment_id} refunded offline, {_refunded_text(row)}"
                     for row in orders],
         "is_customer_notified": False, "is_visible_on_front": False,
         "created_at": [row.last_updated for row in orders]})

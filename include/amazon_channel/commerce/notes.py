@@ -27,14 +27,19 @@ def set_notes(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
     return len(changed)
 
 
-def note_once(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
-    """Set each order's latest note, unless its history already holds that very note: an event is noted once, however
-    often later runs see it again (another note may have been set since)."""
+def unrecorded(conn: Connection, notes: Mapping[str, str]) -> dict[str, str]:
+    """The notes (cut to the column) whose order's history does not hold that very note yet."""
     n = channel_amazon_order_note.c
     recorded: set[tuple[str, str]] = set()
     for ids in chunked(list(notes), IN_LIST):
         recorded.update(conn.execute(select(n.amazon_order_id, n.note).where(n.amazon_order_id.in_(ids))).all())
-    new = {order: note[:1024] for order, note in notes.items() if (order, note[:1024]) not in recorded}
+    return {order: note[:1024] for order, note in notes.items() if (order, note[:1024]) not in recorded}
+
+
+def note_once(conn: Connection, notes: Mapping[str, str], at: datetime) -> int:
+    """Set each order's latest note, unless its history already holds that very note: an event is noted once, however
+    often later runs see it again (another note may have been set since)."""
+    new = unrecorded(conn, notes)
     if new:
         o = channel_amazon_order.c
         conn.execute(update(channel_amazon_order).where(o.amazon_order_id == bindparam("b_id"))

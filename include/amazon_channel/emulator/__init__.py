@@ -16,6 +16,8 @@ Where things live:
   auth_api.py       Login with Amazon: POST /auth/o2/token
   orders_api.py     Orders v2026-01-01: searchOrders, getOrder
   shipments_api.py  Orders v0: confirmShipment
+  feeds.py          feed documents and feeds, processed after a delay; the order-acknowledgement feed's cancels
+  feeds_api.py      Feeds 2021-06-30: createFeedDocument, createFeed, getFeed, getFeedDocument, pre-signed URLs
   admin_api.py      the emulator's own admin API under /_emulator/
 """
 

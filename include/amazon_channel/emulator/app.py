@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import admin_api, auth_api, orders_api, shipments_api
+from . import admin_api, auth_api, feeds_api, orders_api, shipments_api
 from .state import Emulator, EmulatorConfig
 
 __all__ = ["EmulatorConfig", "create_app"]
 
-ROUTERS = (auth_api.router, orders_api.router, shipments_api.router, admin_api.router)
+ROUTERS = (auth_api.router, orders_api.router, shipments_api.router, feeds_api.router, admin_api.router)
 
 
 def create_app(config: EmulatorConfig | None = None) -> FastAPI:

@@ -17,10 +17,11 @@ from .state import Emulator
 
 
 async def amazon_call(emulator: Emulator, request: Request, operation: str | None,
-                      handler: Callable[[], dict | None]) -> Response:
+                      handler: Callable[[], dict | None], status: int = 200) -> Response:
     """Auth, rate limit, fault injection and Amazon's headers around one Amazon-facing call.
 
-    `handler` does the operation's work (raising ApiError for 4xx answers); None means 204 No Content.
+    `handler` does the operation's work (raising ApiError for 4xx answers); None means 204 No Content, a dict
+    is the body of a `status` answer.
     """
     request_id = str(uuid.uuid4())
     cfg = emulator.config
@@ -47,6 +48,7 @@ async def amazon_call(emulator: Emulator, request: Request, operation: str | Non
         return error_response(status, code, "We encountered an internal error. Please try again.", headers=headers)
     if operation:
         headers["x-amzn-RateLimit-Limit"] = f"{emulator.buckets[operation].rate:g}"
+    emulator.settle()
     try:
         result = handler()
     except ApiError as err:
@@ -55,4 +57,4 @@ async def amazon_call(emulator: Emulator, request: Request, operation: str | Non
         return error_response(err.status, err.code, err.message, err.details, headers)
     if result is None:
         return Response(status_code=204, headers=headers)
-    return json_response(result, headers)
+    return json_response(result, headers, status)

@@ -1,7 +1,7 @@
 """The world's vocabulary: Amazon's fulfillment statuses and the records an order is kept as.
 
 An order is an immutable OrderRecord (what Amazon decided: creation, marketplace, channel, fate, scheduled
-status changes) plus, once the seller acts, a mutable OrderState (confirmed packages).
+status changes) plus, once the seller or a buyer acts, a mutable OrderState (confirmed packages, cancellations).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
 SHIPPED = "SHIPPED"
 CANCELLED = "CANCELLED"
 UNPRICED_STATUSES = {PENDING, PENDING_AVAILABILITY}
+SHIP_BY_SECONDS = 2 * 86400  # a merchant order's latest ship date, counted from its creation
+
+# Who asks for and who carries out a cancellation (Orders v2026-01-01 ItemCancellation).
+BUYER, MERCHANT, AMAZON = "BUYER", "MERCHANT", "AMAZON"
 
 
 @dataclass
@@ -34,11 +38,14 @@ class Package:
 
 @dataclass
 class OrderState:
-    """What the seller changed on an order (confirmed packages); the rest of the order is derived."""
+    """What the seller or a buyer changed on an order; the rest of the order is derived."""
 
     packages: dict[str, Package] = field(default_factory=dict)
     first_package_at: int | None = None
     change_times: list[int] = field(default_factory=list)
+    requests: dict[str, str] = field(default_factory=dict)  # orderItemId -> reason, asked through the admin API
+    cancelled: dict[str, str | None] = field(default_factory=dict)  # orderItemId -> CancelReason, by the seller
+    closed_at: int | None = None  # when the seller's cancellations covered every item
 
 
 @dataclass(frozen=True)
@@ -51,3 +58,4 @@ class OrderRecord:
     fate: str
     events: tuple[tuple[int, str], ...]  # (time, status) transitions from the static lifecycle
     seed: int
+    request_at: int | None = None  # when the buyer of a "buyer_request" order asks to cancel

@@ -1,5 +1,5 @@
 """An order as Orders API v2026-01-01 shows it: items, buyer, recipient, proceeds, promotions, tax, fulfillment,
-packages.
+cancellations, packages.
 
 `render_order` turns the world's view of one order at a given time into Amazon's JSON, with only the
 includedData blocks asked for. Money is `{amount, currencyCode}` in the marketplace currency's decimals; the
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from ..timeutil import from_epoch, iso_z
 from .marketplaces import Marketplace
-from .model import SHIPPED, OrderState
+from .model import SHIP_BY_SECONDS, SHIPPED, OrderState
 from .money import ItemMoney, OrderMoney, delivery_tip_status
 
 if TYPE_CHECKING:
     from .world import World
 
 # The includedData blocks Orders v2026-01-01 knows (the emulator renders BUYER, RECIPIENT, PROCEEDS, PROMOTION,
-# TAX, FULFILLMENT and PACKAGES; the others are accepted and add nothing).
+# TAX, CANCELLATION, FULFILLMENT and PACKAGES; the others are accepted and add nothing).
 INCLUDED_DATA = {"BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT",
                  "PACKAGES", "TAX", "PAYMENT", "FULFILLMENT_ORDERS"}
 
@@ -42,6 +42,7 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
     priced = world.ever_priced(idx, now)
     money = world.money(idx)  # amounts are shown once Amazon prices the order; whether an item is wrapped, always
     shipped, _ = world.quantities(idx)
+    cancellations = world.cancellations(idx, now) if {"CANCELLATION", "FULFILLMENT"} & included else {}
     if record.fba and status == SHIPPED:
         shipped = {item["orderItemId"]: item["quantity"] for item in info["items"]}
     programs = []
@@ -72,13 +73,18 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
             entry["promotion"] = {"breakdowns": [{"promotionId": p} for p in item_money.promotion_ids]}
         if "FULFILLMENT" in included:
             done = shipped.get(item["orderItemId"], 0)
-            fulfillment: dict = {"quantityFulfilled": done, "quantityUnfulfilled": item["quantity"] - done}
+            executed = "cancellationExecution" in cancellations.get(item["orderItemId"], {})
+            # A cancelled item has nothing left to ship: its cancelled units are ordered - fulfilled - unfulfilled.
+            fulfillment: dict = {"quantityFulfilled": done,
+                                 "quantityUnfulfilled": 0 if executed else item["quantity"] - done}
             if item["gift_message"]:
                 gift: dict = {"giftMessage": item["gift_message"]}
                 if item_money.amounts["GIFT_WRAP"]:  # a gift message may come without gift wrap
                     gift["giftWrapLevel"] = "STANDARD"
                 fulfillment["packing"] = {"giftOption": gift}
             entry["fulfillment"] = fulfillment
+        if "CANCELLATION" in included and item["orderItemId"] in cancellations:
+            entry["cancellation"] = cancellations[item["orderItemId"]]
         if "TAX" in included and priced:
             item_tax = _item_tax(item_money)
             if item_tax:
@@ -115,7 +121,7 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
         fulfillment = {"fulfillmentStatus": status, "fulfilledBy": "AMAZON" if record.fba else "MERCHANT",
                        "fulfillmentServiceLevel": info["service_level"]}
         if not record.fba:
-            fulfillment["shipByWindow"] = {"latestDateTime": iso_z(from_epoch(record.created + 2 * 86400))}
+            fulfillment["shipByWindow"] = {"latestDateTime": iso_z(from_epoch(record.created + SHIP_BY_SECONDS))}
         order["fulfillment"] = fulfillment
     if "PACKAGES" in included:
         order["packages"] = _packages_json(world, idx, info, status)

@@ -1,8 +1,9 @@
 """Orders API v0 confirmShipment: `POST /orders/v0/orders/{orderId}/shipmentConfirmation`, one package per call.
 
-Validates like Amazon (marketplace, required package fields, carrier, tracking number, ship date, quantities
-against what is still unshipped), stores the package in the world (the same packageReferenceId edits it) and
-records the buyer's shipping notification for a new package. Success is 204 with no body.
+Validates like Amazon (marketplace, required package fields, a carrier code Amazon knows, tracking number, ship
+date, quantities against what is still unshipped and not cancelled), stores the package in the world (the same
+packageReferenceId edits it) and records the buyer's shipping notification for a new package.
+Success is 204 with no body.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from .world import World
 
 TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 REQUIRED_FIELDS = ("packageReferenceId", "carrierCode", "trackingNumber", "shipDate", "orderItems")
+# Part of Amazon's carrier code list (an unlisted carrier goes as "Other" with its carrierName); it holds at least
+# every code the pipeline maps Commerce carriers to (shipping.DEFAULT_CARRIERS).
+CARRIER_CODES = frozenset((
+    "Other", "USPS", "UPS", "UPSMI", "FedEx", "FedEx SmartPost", "DHL", "DHL eCommerce", "DHL Global Mail",
+    "OnTrac", "LaserShip", "Amazon Shipping", "Canada Post", "Purolator", "Royal Mail", "Parcelforce", "Yodel",
+    "DPD", "Hermes", "Evri", "GLS", "Deutsche Post", "UPS Freight", "TNT", "Chronopost", "La Poste", "Colissimo",
+    "Poste Italiane", "SDA", "BRT", "Correos", "SEUR", "MRW", "PostNL", "Japan Post", "Yamato Transport",
+    "Sagawa Express", "Seino Transportation", "Australia Post", "India Post", "Blue Dart"))
 
 router = APIRouter()
 
@@ -45,6 +54,9 @@ def confirm_shipment(emulator: Emulator, order_id: str, body: object) -> None:
     ref = detail["packageReferenceId"]
     if not isinstance(ref, str) or not ref.isdigit() or int(ref) <= 0:
         raise ApiError(400, "InvalidInput", "packageReferenceId must be a positive number sent as a string")
+    if detail["carrierCode"] not in CARRIER_CODES:
+        raise ApiError(400, "InvalidInput", f"The carrier code {detail['carrierCode']!r} is not valid; use a code "
+                                            "from Amazon's carrier list, or Other with carrierName")
     if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
         raise ApiError(400, "InvalidInput", "carrierName is required when carrierCode is Other")
     if not isinstance(detail["trackingNumber"], str) or not TRACKING_NUMBER.match(detail["trackingNumber"]):
@@ -79,6 +91,8 @@ def _package_items(world: World, idx: int, order_id: str, order_items: object,
     """orderItemId -> quantity of the package, checked against what is still unshipped (an edited package's
     own quantities count as unshipped)."""
     shipped, ordered = world.quantities(idx)
+    state = world.states.get(idx)
+    cancelled = state.cancelled if state else {}
     if edited is not None:
         for item_id, qty in edited.items.items():
             shipped[item_id] -= qty
@@ -87,6 +101,8 @@ def _package_items(world: World, idx: int, order_id: str, order_items: object,
         item_id, qty = (item.get("orderItemId"), item.get("quantity")) if isinstance(item, dict) else (None, None)
         if item_id not in ordered:
             raise ApiError(400, "InvalidInput", f"orderItemId {item_id} is not an item of order {order_id}")
+        if item_id in cancelled:
+            raise ApiError(400, "InvalidInput", f"orderItemId {item_id} has been cancelled and cannot be shipped")
         if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
             raise ApiError(400, "InvalidInput", f"quantity for orderItemId {item_id} must be a positive integer")
         items[item_id] = items.get(item_id, 0) + qty

@@ -1,5 +1,5 @@
-"""The emulator's state and settings: EmulatorConfig, and Emulator holding the world, the clock, access tokens,
-rate-limit buckets, counters and the fault-injection random generator.
+"""The emulator's state and settings: EmulatorConfig, and Emulator holding the world, the feeds, the clock, access
+tokens, rate-limit buckets, counters and the fault-injection random generator.
 
 One Emulator lives on `app.state.emulator`; routes get it through the `EmulatorDep` dependency.
 """
@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from ..ratelimit import DEFAULT_USAGE_PLANS as RATE_LIMITS
 from ..ratelimit import TokenBucket
 from ..timeutil import parse_iso, utcnow
+from .feeds import FeedStore
 from .http import ApiError
 from .world import World
 
@@ -39,14 +40,15 @@ class EmulatorConfig:
     slow_seconds: float = 2.0
     repeat_rate: float = 0.0  # share of pages whose last order is repeated on the next page
     throttle_rate: float = 0.0  # share of answers that are 429 whatever the bucket holds (a throttling storm)
+    feed_processing_seconds: float = 2.0  # real seconds from createFeed to DONE (IN_QUEUE, then IN_PROGRESS)
 
     # Settings that may change while running (the rest shape the world, fixed at start).
     RUNTIME = ("rate_scale", "access_token_ttl", "page_token_ttl", "error_rate", "slow_rate",
-               "slow_seconds", "repeat_rate", "throttle_rate")
+               "slow_seconds", "repeat_rate", "throttle_rate", "feed_processing_seconds")
 
 
 class Emulator:
-    """State behind the app: the world, the clock, tokens, rate buckets and counters."""
+    """State behind the app: the world, the feeds, the clock, tokens, rate buckets and counters."""
 
     def __init__(self, config: EmulatorConfig):
         self.initial_config = config
@@ -60,6 +62,7 @@ class Emulator:
     def reset(self) -> None:
         self.config = replace(self.initial_config)
         self.world.reset()
+        self.feeds = FeedStore()
         self._real_start = time.monotonic()
         self.clock_offset = 0.0
         self.access_tokens: dict[str, float] = {}  # access token -> time.monotonic() it expires at
@@ -71,6 +74,10 @@ class Emulator:
     def now(self) -> int:
         return int(self.clock_start + (time.monotonic() - self._real_start) * self.config.clock_speed
                    + self.clock_offset)
+
+    def settle(self) -> None:
+        """Finish the feeds whose processing time is up, so every answer sees their cancellations."""
+        self.feeds.settle(self.world, self.now(), self.config.feed_processing_seconds)
 
     def update_config(self, changes: dict) -> None:
         unknown = set(changes) - set(EmulatorConfig.RUNTIME)

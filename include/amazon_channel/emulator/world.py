@@ -6,9 +6,12 @@ them as Amazon does.
 Status changes are events on a time line sorted once at start, so a search is a bisect plus one page of work,
 however large the world is.
 
-Merchant orders: PENDING -> UNSHIPPED (or CANCELLED), some later CANCELLED by the buyer while unshipped,
-then PARTIALLY_SHIPPED / SHIPPED only when the seller confirms packages. FBA orders: PENDING -> SHIPPED
-(Amazon ships) or CANCELLED. Pre-orders wait in PENDING_AVAILABILITY first.
+Merchant orders: PENDING -> UNSHIPPED (or CANCELLED by Amazon), some later CANCELLED by the buyer while
+unshipped, some given an open buyer cancellation request hours after UNSHIPPED (it stays open until the seller
+cancels or ships), some CANCELLED by Amazon an hour after the ship-by date because nothing was shipped; then
+PARTIALLY_SHIPPED / SHIPPED only when the seller confirms packages, or CANCELLED when the seller cancels every
+item through the order-acknowledgement feed (feeds.py). FBA orders: PENDING -> SHIPPED (Amazon ships) or
+CANCELLED. Pre-orders wait in PENDING_AVAILABILITY first.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from decimal import Decimal
 
 from .marketplaces import MARKETPLACE_WEIGHTS, MARKETPLACES
 from .model import (
+    AMAZON,
+    BUYER,
     CANCELLED,
+    MERCHANT,
     PARTIALLY_SHIPPED,
     PENDING,
     PENDING_AVAILABILITY,
+    SHIP_BY_SECONDS,
     SHIPPED,
     UNPRICED_STATUSES,
     UNSHIPPED,
@@ -44,6 +51,17 @@ __all__ = ["CANCELLED", "CATALOG", "PARTIALLY_SHIPPED", "PENDING", "PENDING_AVAI
 MERCHANT_FATES = ((80, "ship"), (6, "cancel_pending"), (6, "cancel_unshipped"), (8, "preorder"))
 FBA_FATES = ((93, "amazon_ships"), (7, "cancel_pending"))
 FBA_SHARE = 0.35
+# Orders drawn as "ship" may instead meet a buyer who asks to cancel, or never be shipped and be cancelled by
+# Amazon after the ship-by date. Drawn from a generator of their own (seeded by the order's seed), so every other
+# order, and every order's contents, are what they were before these fates existed.
+SHIP_SUBFATES = ((93, "ship"), (5, "buyer_request"), (2, "auto_cancel"))
+SUBFATE_SALT, REQUEST_SALT = 0x5EED_CA9C, 0xB0_7E57
+AUTO_CANCEL_DELAY = 3600  # after the ship-by date
+BUYER_REQUEST_REASONS = ("No longer needed", "Ordered by mistake", "Found a better price elsewhere",
+                         "Delivery date is too late", "Need to change the shipping address")
+# Who cancelled an order of a cancelling fate, and why (Orders v2026-01-01 cancellationExecution).
+FATE_CANCELLATIONS = {"cancel_pending": (AMAZON, "Payment could not be verified"),
+                      "auto_cancel": (AMAZON, "Not shipped by the ship-by date")}
 # Orders whose derived contents and money are kept: a render asks for an order's contents up to three times
 # (status, quantities, the JSON), and a page, its ground truth and a getOrder ask again soon after.
 DERIVED_CACHE_ORDERS = 2048
@@ -101,16 +119,28 @@ class World:
             events.append((verify, CANCELLED))
         elif fate == "amazon_ships":
             events.append((created + rng.randrange(2, 30) * 3600, SHIPPED))
-        return OrderRecord(idx, order_id, created, mp, fba, fate, tuple(events), rng.getrandbits(48))
+        seed = rng.getrandbits(48)
+        request_at = None
+        if fate == "ship":
+            sub = random.Random(seed ^ SUBFATE_SALT)
+            fate = _weighted(sub, SHIP_SUBFATES)
+            if fate == "buyer_request":  # the request changes the order, not its status
+                request_at = verify + sub.randrange(1, 24) * 3600
+                events.append((request_at, UNSHIPPED))
+            elif fate == "auto_cancel":
+                events.append((created + SHIP_BY_SECONDS + AUTO_CANCEL_DELAY, CANCELLED))
+        return OrderRecord(idx, order_id, created, mp, fba, fate, tuple(events), seed, request_at)
 
     # ---- status on the clock -------------------------------------------------------------------
 
     def _static_events(self, idx: int) -> tuple[tuple[int, str], ...]:
-        """Static transitions still in force: once the seller ships, Amazon's scheduled cancel never comes."""
+        """Static transitions still in force: once the seller ships or cancels the whole order, Amazon's
+        scheduled changes (a cancel, a buyer's request) never come."""
         record = self.records[idx]
         state = self.states.get(idx)
-        if state and state.first_package_at is not None:
-            return tuple(e for e in record.events if e[0] <= state.first_package_at)
+        cuts = [t for t in (state.first_package_at, state.closed_at) if t is not None] if state else []
+        if cuts:
+            return tuple(e for e in record.events if e[0] <= min(cuts))
         return record.events
 
     def last_change(self, idx: int, now: int) -> tuple[int, int] | None:
@@ -134,10 +164,16 @@ class World:
                 current = status
         if current is None:
             return None
-        if current in (UNSHIPPED, CANCELLED) and idx in self.states:
+        state = self.states.get(idx)
+        if state is None:
+            return current
+        if state.closed_at is not None:
+            return CANCELLED
+        if current in (UNSHIPPED, CANCELLED) and state.packages:
             shipped, ordered = self.quantities(idx)
-            if sum(shipped.values()) > 0:
-                current = SHIPPED if shipped == ordered else PARTIALLY_SHIPPED
+            if sum(shipped.values()) > 0:  # the seller's cancelled items count as done
+                done = all(shipped[i] >= q for i, q in ordered.items() if i not in state.cancelled)
+                current = SHIPPED if done else PARTIALLY_SHIPPED
         return current
 
     def ever_priced(self, idx: int, now: int) -> bool:
@@ -151,6 +187,53 @@ class World:
             for item_id, qty in pkg.items.items():
                 shipped[item_id] += qty
         return shipped, ordered
+
+    def cancellations(self, idx: int, now: int) -> dict[str, dict]:
+        """orderItemId -> Amazon's ItemCancellation at `now` ({"cancellationRequest", "cancellationExecution"},
+        either may be absent), for the items that have one.
+
+        A buyer's request is shown while the order is unshipped, and kept beside its execution once cancelled;
+        once the seller ships, Amazon closes an unexecuted request.
+        """
+        record = self.records[idx]
+        state = self.states.get(idx) or OrderState()
+        static = [status for t, status in self._static_events(idx) if t <= now]
+        if not static:
+            return {}
+        item_ids = [item["orderItemId"] for item in self.details(idx)["items"]]
+        requests: dict[str, str] = {}
+        if record.request_at is not None and record.request_at <= now and (record.request_at, UNSHIPPED) in \
+                self._static_events(idx):
+            requests.update(self.buyer_request(idx))
+        requests.update(state.requests)
+        executions = {item_id: (MERCHANT, reason) for item_id, reason in state.cancelled.items()}
+        if static[-1] == CANCELLED and state.closed_at is None:
+            by, reason = FATE_CANCELLATIONS.get(record.fate, (BUYER, None))
+            if by == BUYER:  # the buyer cancelled it: a request and its execution
+                reason = random.Random(record.seed ^ REQUEST_SALT).choice(BUYER_REQUEST_REASONS)
+                requests = {item_id: reason for item_id in item_ids}
+            for item_id in item_ids:
+                executions.setdefault(item_id, (by, reason))
+        if self.status(idx, now) in (PARTIALLY_SHIPPED, SHIPPED):
+            requests = {item_id: r for item_id, r in requests.items() if item_id in executions}
+        result: dict[str, dict] = {}
+        for item_id in item_ids:
+            block: dict = {}
+            if item_id in requests:
+                block["cancellationRequest"] = {"requester": BUYER, "cancelReason": requests[item_id]}
+            if item_id in executions:
+                by, reason = executions[item_id]
+                block["cancellationExecution"] = {"cancelledBy": by, **({"cancelReason": reason} if reason else {})}
+            if block:
+                result[item_id] = block
+        return result
+
+    def buyer_request(self, idx: int) -> dict[str, str]:
+        """orderItemId -> reason of a "buyer_request" order's scheduled request: one or more of its items."""
+        rng = random.Random(self.records[idx].seed ^ REQUEST_SALT)
+        reason = rng.choice(BUYER_REQUEST_REASONS)
+        item_ids = [item["orderItemId"] for item in self.details(idx)["items"]]
+        return {item_id: reason for item_id in rng.sample(item_ids, rng.randint(1, len(item_ids)))}
 
     # ---- searches ----------------------------------------------------------------------------
 
@@ -194,9 +277,29 @@ class World:
         state.packages[package.package_reference_id] = package
         if state.first_package_at is None:
             state.first_package_at = now
-        state.change_times.append(now)
-        bisect.insort(self._dynamic, (now, idx))
+        self._changed(idx, now)
         return previous is None
+
+    def request_cancellation(self, idx: int, item_ids: list[str], reason: str, now: int) -> None:
+        """The buyer asks Amazon to cancel these items (the admin API's deterministic stand-in for a buyer)."""
+        state = self.states.setdefault(idx, OrderState())
+        for item_id in item_ids:
+            state.requests[item_id] = reason
+        self._changed(idx, now)
+
+    def cancel_items(self, idx: int, reasons: dict[str, str | None], now: int) -> None:
+        """The seller cancels items, orderItemId -> CancelReason (order-acknowledgement feed); cancelling every
+        item cancels the order."""
+        state = self.states.setdefault(idx, OrderState())
+        state.cancelled.update(reasons)
+        if all(item["orderItemId"] in state.cancelled for item in self.details(idx)["items"]):
+            state.closed_at = now
+        self._changed(idx, now)
+
+    def _changed(self, idx: int, now: int) -> None:
+        """Record a seller's or buyer's change: the order's lastUpdatedTime moves to `now`."""
+        self.states[idx].change_times.append(now)
+        bisect.insort(self._dynamic, (now, idx))
 
     # ---- order contents (derived from the per-order seed) ------------------------------------------
 

@@ -4,7 +4,8 @@
 
 ORDER is the Commerce order number or the Amazon order id. Without --item every unshipped item ships.
 The Commerce DB is --db, else $COMMERCE_DB_URL, else the `make run` default. The next DAG run confirms the
-package to Amazon (tasks reconcile_shipments and push_tracking).
+package to Amazon (tasks reconcile_shipments and push_tracking), unless the buyer has asked Amazon to cancel the
+order: then the package is held until the order is cancelled or the hold released (`python -m amazon_channel.hold`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""Feeds API 2021-06-30: createFeedDocument, createFeed, getFeed, getFeedDocument, and the pre-signed document
+URLs (`/_emulator/feed-documents/{token}`, standing in for Amazon's S3) that the seller uploads to and downloads
+the processing report from. feeds.py holds the feeds and processes them.
+
+The pre-signed URLs behave as S3's do: no SP-API access token (an unsigned x-amz-* header is refused), the
+Content-Type declared to createFeedDocument, a five-minute expiry, errors as S3's XML.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from .feeds import DOCUMENT_URL_TTL, FEED_TYPES, MAX_DOCUMENT_BYTES, FeedDocument
+from .gateway import amazon_call
+from .http import ApiError
+from .marketplaces import MARKETPLACE_BY_ID
+from .state import Emulator, EmulatorDep
+
+router = APIRouter()
+DOCUMENT_PATH = "/_emulator/feed-documents/"
+
+
+async def _json_body(request: Request) -> object:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _document_json(request: Request, document: FeedDocument) -> dict:
+    return {"feedDocumentId": document.document_id,
+            "url": f"{str(request.base_url).rstrip('/')}{DOCUMENT_PATH}{document.token}"}
+
+
+def create_feed_document(emulator: Emulator, request: Request, body: object) -> dict:
+    content_type = body.get("contentType") if isinstance(body, dict) else None
+    if not isinstance(content_type, str) or not content_type.strip():
+        raise ApiError(400, "InvalidInput", "contentType is required")
+    return _document_json(request, emulator.feeds.create_document(content_type, emulator.now()))
+
+
+def create_feed(emulator: Emulator, body: object) -> dict:
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidInput", "The request body must be a JSON object")
+    feed_type, marketplace_ids, document_id = (body.get("feedType"), body.get("marketplaceIds"),
+                                               body.get("inputFeedDocumentId"))
+    if feed_type not in FEED_TYPES:
+        raise ApiError(400, "InvalidInput", f"Invalid feedType {feed_type!r}; the emulator processes "
+                                            f"{', '.join(FEED_TYPES)}")
+    if not isinstance(marketplace_ids, list) or not 1 <= len(marketplace_ids) <= 25:
+        raise ApiError(400, "InvalidInput", "marketplaceIds must list 1 to 25 marketplace identifiers")
+    unknown = [m for m in marketplace_ids if m not in MARKETPLACE_BY_ID]
+    if unknown:
+        raise ApiError(400, "InvalidInput", f"Invalid marketplaceIds {unknown}")
+    document = emulator.feeds.documents.get(document_id) if isinstance(document_id, str) else None
+    if document is None or not document.upload:
+        raise ApiError(400, "InvalidInput", f"Invalid inputFeedDocumentId {document_id!r}")
+    feed = emulator.feeds.create_feed(feed_type, list(marketplace_ids), document_id, emulator.now())
+    return {"feedId": feed.feed_id}
+
+
+def get_feed(emulator: Emulator, feed_id: str) -> dict:
+    feed = emulator.feeds.feeds.get(feed_id)
+    if feed is None:
+        raise ApiError(404, "NotFound", f"Feed {feed_id} was not found")
+    return feed.json()
+
+
+def get_feed_document(emulator: Emulator, request: Request, document_id: str) -> dict:
+    document = emulator.feeds.documents.get(document_id)
+    if document is None:
+        raise ApiError(404, "NotFound", f"Feed document {document_id} was not found")
+    document.expires = max(document.expires, emulator.now() + DOCUMENT_URL_TTL)  # each answer signs a fresh URL
+    return _document_json(request, document)
+
+
+@router.post("/feeds/2021-06-30/documents")
+async def create_feed_document_route(request: Request, emulator: EmulatorDep):
+    body = await _json_body(request)
+    return await amazon_call(emulator, request, "createFeedDocument",
+                             lambda: create_feed_document(emulator, request, body), status=201)
+
+
+@router.post("/feeds/2021-06-30/feeds")
+async def create_feed_route(request: Request, emulator: EmulatorDep):
+    body = await _json_body(request)
+    return await amazon_call(emulator, request, "createFeed", lambda: create_feed(emulator, body), status=202)
+
+
+@router.get("/feeds/2021-06-30/feeds/{feed_id}")
+async def get_feed_route(request: Request, feed_id: str, emulator: EmulatorDep):
+    return await amazon_call(emulator, request, "getFeed", lambda: get_feed(emulator, feed_id))
+
+
+@router.get("/feeds/2021-06-30/documents/{document_id}")
+async def get_feed_document_route(request: Request, document_id: str, emulator: EmulatorDep):
+    return await amazon_call(emulator, request, "getFeedDocument",
+                             lambda: get_feed_document(emulator, request, document_id))
+
+
+# ---- the pre-signed URLs (S3's part) ------------------------------------------------------------------
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def _presigned(emulator: Emulator, request: Request, token: str, upload: bool) -> FeedDocument | Response:
+    """The document behind a pre-signed URL, or S3's refusal."""
+    document = emulator.feeds.by_token.get(token)
+    if document is None or (upload and not document.upload):  # a processing report is read-only
+        return _s3_error(403, "SignatureDoesNotMatch",
+                         "The request signature we calculated does not match the signature you provided.")
+    if emulator.now() > document.expires:
+        return _s3_error(403, "AccessDenied", "Request has expired")
+    unsigned = sorted(h for h in request.headers if h.lower().startswith("x-amz-"))
+    if unsigned:
+        return _s3_error(403, "AccessDenied",
+                         f"There were headers present in the request which were not signed: {', '.join(unsigned)}")
+    return document
+
+
+def _normalised(content_type: str | None) -> str:
+    return "".join((content_type or "").split()).lower()
+
+
+@router.put(DOCUMENT_PATH + "{token}")
+async def upload_document(request: Request, token: str, emulator: EmulatorDep):
+    document = _presigned(emulator, request, token, upload=True)
+    if isinstance(document, Response):
+        return document
+    if _normalised(request.headers.get("content-type")) != _normalised(document.content_type):
+        return _s3_error(403, "SignatureDoesNotMatch", "The Content-Type is not the one the URL was signed for "
+                                                       f"({document.content_type})")
+    content = await request.body()
+    if len(content) > MAX_DOCUMENT_BYTES:
+        return _s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+    document.content = content
+    return Response(status_code=200)
+
+
+@router.get(DOCUMENT_PATH + "{token}")
+async def download_document(request: Request, token: str, emulator: EmulatorDep):
+    emulator.settle()
+    document = _presigned(emulator, request, token, upload=False)
+    if isinstance(document, Response):
+        return document
+    return Response(document.content or b"", media_type=document.content_type)
