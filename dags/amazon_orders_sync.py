@@ -220,7 +220,9 @@ def amazon_orders_sync():
                 pass
         return summary
 
-    @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL)
+    # Tracking goes out even when sending cancellations failed: reconcile has already held or canceled what must
+    # not be sent.
+    @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL, trigger_rule="all_done")
     def push_tracking() -> dict:
         """confirmShipment for each pending package. Rejections show in the order's note and the Amazon Orders
         view and are not re-sent until the tracking is corrected; throttling and 5xx wait for the next run. A

@@ -253,6 +253,57 @@ def test_dag_runs_send_a_commerce_cancellation_to_amazon(pipeline_env, emulator,
     assert commerce_orders(commerce)[amazon_id]["state"] == "closed" and reservations(commerce)[amazon_id] == 0
 
 
+@pytest.mark.airflow
+def test_dag_runs_take_a_buyer_request_through_a_held_package_to_a_cancellation_at_amazon(
+        pipeline_env, emulator, commerce):
+    # Arrange: a run imports the orders; a buyer asks Amazon to cancel one, and the warehouse ships it anyway
+    from tests.support import run_sync
+
+    emulator.configure(feed_processing_seconds=FAST)
+    now = datetime.fromisoformat(emulator.get("health")["now"].replace("Z", "+00:00"))
+    history = {"window_start": iso(now - timedelta(days=2)), "window_end": iso(now - timedelta(minutes=2))}
+    assert run_sync(W1, **history).state == "success"
+    channel = channel_orders(commerce)
+    order = next(o for k, o in commerce_orders(commerce).items() if o["state"] == "processing"
+                 and channel[k]["status"] == "Unshipped" and not channel[k]["cancel_requested"])
+    amazon_id = order["ext_order_id"]
+    emulator.admin.post(f"{emulator.base_url}/_emulator/orders/{amazon_id}/cancellation-request",
+                        json={"reason": "Ordered by mistake"}).raise_for_status()
+    create_shipment(commerce, order["increment_id"], "ups", "1Z999AA10123456784", now=now)
+    emulator.advance(600)
+    recent = {"window_start": iso(now - timedelta(minutes=5)), "window_end": iso(now + timedelta(minutes=5))}
+
+    # Act 1: the next run sees the request and holds the package
+    assert run_sync(W1, **recent).state == "success"
+
+    # Assert 1
+    assert channel_orders(commerce)[amazon_id]["cancel_requested"]
+    assert [p["state"] for p in packages(commerce, amazon_id)] == ["held"]
+    assert emulator.get(f"orders/{amazon_id}")["packages"] == [] and commerce_orders(commerce)[amazon_id][
+        "state"] == "processing"
+
+    # Act 2: staff cancel the order in Commerce; the next run sends the cancellation, the one after reads Amazon
+    set_commerce_state(commerce, amazon_id, "canceled")
+    assert run_sync(W1, **recent).state == "success"
+    emulator.advance(600)
+    later = {"window_start": iso(now), "window_end": iso(now + timedelta(minutes=15))}
+    assert run_sync(W1, **later).state == "success"
+
+    # Assert 2: Amazon cancelled it once, with the buyer's reason; nothing was shipped; Commerce closed and released
+    (received,) = sent_to_amazon(emulator, amazon_id)
+    assert received["result"] == "applied" and received["reason"] == "BuyerCanceled"
+    truth = emulator.get(f"orders/{amazon_id}")
+    assert truth["status"] == "CANCELLED" and truth["packages"] == []
+    assert [p["state"] for p in packages(commerce, amazon_id)] == ["canceled"]
+    assert outbox(commerce)[amazon_id]["state"] == "accepted"
+    assert channel_orders(commerce)[amazon_id]["status"] == "Canceled"
+    assert commerce_orders(commerce)[amazon_id]["state"] == "closed" and reservations(commerce)[amazon_id] == 0
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 CRASHING_RUN = """
 import json, os
 from amazon_channel.cancellation import push_cancellations

@@ -38,6 +38,7 @@ def test_dags_import_without_errors(airflow_db):
     assert dag.get_task("reconcile_shipments").trigger_rule == "all_done"
     cancellations = dag.get_task("push_cancellations")
     assert cancellations.trigger_rule == "all_done" and cancellations.pool == "amazon_sp_api"
+    assert dag.get_task("push_tracking").trigger_rule == "all_done"
     watcher = dag.get_task("watcher")
     assert watcher.trigger_rule == "one_failed" and watcher.upstream_task_ids == {
         t for t in dag.task_ids if t != "watcher"}
