@@ -1,7 +1,62 @@
 """
-### Amazon orders sync
+### Amazon orders sync: one DAG per seller account and region
 
-Hourly batch run of the Amazon Sales Channel order workflow for one seller account.
+Without `AMAZON_CHANNEL_ACCOUNTS_FILE`: one DAG, `amazon_orders_sync`, for the account `default` on the connection
+`amazon_sp_api` with the pool `amazon_sp_api`. With it: one DAG `amazon_orders_sync__<account id>` per account the
+file declares (see `amazon_channel.accounts`), each with its connection, pool, schedule and Order Settings, so one
+seller can be paused, cleared or backfilled without touching the others. An entry that is wrong becomes a DAG of
+that id whose first task fails at once saying why; an unreadable file, the DAG `amazon_orders_sync__accounts_file`.
+
+The file is read when this file is parsed, following Airflow's dynamic-DAG guidance: only the file, never the
+metadata database (Variables and connections are read by the tasks).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from amazon_channel_alerts import ChannelAlert
+from channel_common import (
+    COMMERCE_ORDERS,
+    STAGING_RETENTION_DAYS,
+    TASK_RETRIES,
+    commerce_engine,
+    current_run,
+    fail_fast,
+    order_settings,
+    sp_api_client,
+    sp_api_config,
+)
+
+from amazon_channel.accounts import (
+    ACCOUNTS_FILE_ENV,
+    DEFAULT_SCHEDULE,
+    Account,
+    AccountProblem,
+    read_accounts,
+)
+
+TASK_TIMEOUT = timedelta(minutes=50)
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+default_args = {
+    "owner": "amazon-channel",
+    "retries": TASK_RETRIES,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+    "execution_timeout": TASK_TIMEOUT,
+}
+
+DOC_MD = """
+### Amazon orders sync · account `{account_id}`
+
+{account_line}
+
+Hourly batch run (schedule `{schedule}`) of the Amazon Sales Channel order workflow for this seller account in one
+SP-API region. Every row it writes carries the account; other accounts' DAGs never touch its orders.
 
 **Window.** The run for the interval [10:00, 11:00) starts after 11:00 and asks Amazon for every order whose
 *last update* lies in [09:45, 11:00] (a 15-minute overlap, `overlap_minutes`), capped two minutes before now
@@ -9,7 +64,9 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 
 **Tasks.**
 1. `check_settings`: creates missing Commerce tables and validates the Order Settings (Variable
-   `amazon_channel_order_settings`, JSON); a bad setting fails here, before anything is read or written.
+   `amazon_channel_order_settings`, JSON, unless the accounts file gives this account its own `order_settings`)
+   and that a region or marketplaces the accounts file declares are the connection's; a bad setting fails here,
+   before anything is read or written.
    Also deletes staged run folders older than `AMAZON_CHANNEL_STAGING_RETENTION_DAYS` (7): they hold buyer data.
 2. `extract_orders`: pages through `searchOrders` (Orders API v2026-01-01) within the seller's rate limit and
    writes the raw pages to run-scoped staging (`AMAZON_CHANNEL_STAGING_ROOT`, `file://` or `s3://`).
@@ -19,7 +76,7 @@ as Amazon requires. Re-reading the overlap is harmless: every load step upserts 
 5. `load_customers`: customers for stores set to "create new customer" (email unique per website).
 6. `load_orders`: channel tables (newer Amazon data wins), Commerce orders for every order that should have
    one (blocked orders are retried each run), cancellations with stock released. Announces new orders on the
-   asset `commerce://sales_order`.
+   asset `commerce://sales_order` (the event's `extra` names the account).
 7. `reconcile_shipments`: each new (shipment, track) made in Commerce becomes a package in the outbox
    `channel_amazon_package`; fully shipped Commerce orders become `complete`; packages Amazon now lists are
    marked `confirmed`. Carrier codes map through the Variable `amazon_channel_carrier_mapping`.
@@ -40,85 +97,65 @@ return value (XCom) is a short summary of counts.
 **Alerts.** A task that fails after its retries, a validation that quarantines new rows, a load that sees
 buyers' cancellation requests for the first time (`cancel_request`, order ids only), and cancellations Amazon
 refused or that could not be sent (`cancellation_rejected`) send an alert to the
-connection `amazon_channel_alerts` (webhook or SMTP; see `plugins/amazon_channel_alerts.py`). Alerts carry ids,
-counts and reasons, never buyer data.
+connection `amazon_channel_alerts` (webhook or SMTP; see `plugins/amazon_channel_alerts.py`). Alerts name the
+account and carry ids, counts and reasons, never buyer data.
 
 **Operating it.**
 - *Re-run* a failed task with "Clear": it replaces its own staged output; database writes are upserts.
 - *Backfill* missed hours from the UI or with
-  `airflow backfill create --dag-id amazon_orders_sync --from-date 2026-01-01T00:00:00+00:00 --to-date ...`;
+  `airflow backfill create --dag-id {dag_id} --from-date 2026-01-01T00:00:00+00:00 --to-date ...`;
   each run replays its exact interval.
 - *Manual run* without an interval: trigger with the params `window_start` and `window_end` (ISO 8601 UTC);
   without them `extract_orders` fails at once saying so, while shipments are still reconciled and pushed.
-- The `amazon_sp_api` pool (1 slot) keeps overlapping runs and backfills from sharing the seller's quota.
+- The pool `{pool}` (1 slot) keeps overlapping runs and backfills from sharing this seller's quota in this region.
+  It must exist, or Airflow queues nothing: `airflow pools set {pool} 1 "Amazon SP-API quota of account {account_id}"`.
 - *Blocked orders* (unknown SKU, disabled or out-of-stock product, incomplete address) keep a note in
   `channel_amazon_order.note`; fix the cause and the next run creates them.
 """
 
-from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
-from amazon_channel_alerts import ChannelAlert
-from channel_common import (
-    COMMERCE_ORDERS,
-    SP_API_POOL,
-    STAGING_RETENTION_DAYS,
-    TASK_RETRIES,
-    commerce_engine,
-    current_run,
-    fail_fast,
-    order_settings,
-    sp_api_client,
-)
-
-TASK_TIMEOUT = timedelta(minutes=50)
-
-default_args = {
-    "owner": "amazon-channel",
-    "retries": TASK_RETRIES,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=15),
-    "execution_timeout": TASK_TIMEOUT,
-    "on_failure_callback": ChannelAlert("failure"),  # after the last retry; target: connection amazon_channel_alerts
-}
+def account_default_args(account_id: str) -> dict:
+    # after the last retry; target: connection amazon_channel_alerts
+    return {**default_args, "on_failure_callback": ChannelAlert("failure", account_id=account_id)}
 
 
-@dag(
-    dag_id="amazon_orders_sync",
-    dag_display_name="Amazon orders sync",
-    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    dagrun_timeout=timedelta(hours=2),
-    default_args=default_args,
-    doc_md=__doc__,
-    tags=["amazon", "commerce", "etl"],
-    params={
-        "window_start": Param(None, type=["null", "string"], description="Manual runs: window start (ISO 8601 UTC)"),
-        "window_end": Param(None, type=["null", "string"], description="Manual runs: window end (ISO 8601 UTC)"),
-        "overlap_minutes": Param(15, type="integer", minimum=0, maximum=240,
-                                 description="How far before the interval start to re-read changes"),
-        "reprocess_unchanged": Param(False, type="boolean",
-                                     description="Also re-process orders already loaded at this Amazon version "
-                                                 "(after changing how orders are transformed)"),
-    },
-)
-def amazon_orders_sync():
+def account_tags(account_id: str) -> list[str]:
+    return ["amazon", "commerce", "etl", f"account:{account_id}"]
+
+
+def display_name(account_id: str, dag_id: str) -> str:
+    return "Amazon orders sync" + ("" if dag_id == "amazon_orders_sync" else f" · {account_id}")
+
+
+def account_doc(account: Account) -> str:
+    marketplaces = ", ".join(account.marketplace_ids) if account.marketplace_ids else "the connection's"
+    settings = ("its own `order_settings` in the accounts file" if account.order_settings is not None
+                else "the Variable `amazon_channel_order_settings`")
+    line = (f"Connection `{account.conn_id}`, region {account.region or 'of the connection'}, marketplaces "
+            f"{marketplaces}; Order Settings: {settings}; pool `{account.pool}`.")
+    return DOC_MD.format(account_id=account.id, account_line=line, schedule=account.schedule, dag_id=account.dag_id,
+                         pool=account.pool)
+
+
+def sync_tasks(account: Account) -> None:
+    """The tasks of one account's sync DAG: they read the account's connection and Order Settings, and `Run` stamps
+    its id on every row they write."""
+
     @task(task_display_name="Check Order Settings", retries=0)
     def check_settings() -> dict:
-        """Creates missing Commerce tables and checks the Order Settings against the Commerce DB; a bad setting
-        fails at once (retrying cannot fix it), with the message naming the field. Also deletes staged run folders
-        older than `AMAZON_CHANNEL_STAGING_RETENTION_DAYS`."""
+        """Creates missing Commerce tables and checks the Order Settings against the Commerce DB, and a region or
+        marketplaces the accounts file declares against the account's connection; a bad setting fails at once
+        (retrying cannot fix it), with the message naming the field. Also deletes staged run folders older than
+        `AMAZON_CHANNEL_STAGING_RETENTION_DAYS`."""
         from amazon_channel.steps import check_settings_step
 
         with fail_fast():
-            return check_settings_step(commerce_engine(), order_settings(), current_run(), STAGING_RETENTION_DAYS)
+            if account.region is not None or account.marketplace_ids is not None:
+                sp_api_config(account)  # raises naming both when the connection serves another region
+            return check_settings_step(commerce_engine(), order_settings(account), current_run(account),
+                                       STAGING_RETENTION_DAYS)
 
-    @task(task_display_name="Extract Amazon orders", pool=SP_API_POOL)
+    @task(task_display_name="Extract Amazon orders", pool=account.pool)
     def extract_orders() -> dict:
         """Pages through Amazon's `searchOrders` for this run's window within the seller's rate limit and stages
         the raw pages. Returns the window, pages, orders, API calls and 429s absorbed. Re-running replaces this
@@ -128,7 +165,7 @@ def amazon_orders_sync():
         context = get_current_context()
         params = context["params"]
         with fail_fast():
-            return extract_step(sp_api_client(), current_run(), context.get("data_interval_start"),
+            return extract_step(sp_api_client(account), current_run(account), context.get("data_interval_start"),
                                 context.get("data_interval_end"), params.get("window_start"),
                                 params.get("window_end"), timedelta(minutes=params["overlap_minutes"]))
 
@@ -141,11 +178,11 @@ def amazon_orders_sync():
 
         context = get_current_context()
         with fail_fast():
-            summary = validate_step(commerce_engine(), current_run(), extracted["staging_path"], order_settings(),
-                                    context["params"]["reprocess_unchanged"])
+            summary = validate_step(commerce_engine(), current_run(account), extracted["staging_path"],
+                                    order_settings(account), context["params"]["reprocess_unchanged"])
         if detail := data_quality_alert(summary):
             try:
-                ChannelAlert("data_quality", detail)(context)
+                ChannelAlert("data_quality", detail, account_id=account.id)(context)
             except Exception:  # the alert target being down must not stop the import; the log has the error
                 pass
         return summary
@@ -156,7 +193,7 @@ def amazon_orders_sync():
         from amazon_channel.steps import transform_step
 
         with fail_fast():
-            return transform_step(current_run(), validated["staging_path"])
+            return transform_step(current_run(account), validated["staging_path"])
 
     @task(task_display_name="Load customers")
     def load_customers(transformed: dict) -> dict:
@@ -165,8 +202,8 @@ def amazon_orders_sync():
         from amazon_channel.steps import load_customers_step
 
         with fail_fast():
-            return load_customers_step(commerce_engine(), current_run(), transformed["staging_path"],
-                                       order_settings())
+            return load_customers_step(commerce_engine(), current_run(account), transformed["staging_path"],
+                                       order_settings(account))
 
     @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
     def load_orders(transformed: dict, extracted: dict) -> dict:
@@ -178,12 +215,12 @@ def amazon_orders_sync():
 
         context = get_current_context()
         with fail_fast():
-            summary = load_orders_step(commerce_engine(), current_run(), transformed["staging_path"],
-                                       order_settings(), extracted)
-        context["outlet_events"][COMMERCE_ORDERS].extra = summary
+            summary = load_orders_step(commerce_engine(), current_run(account), transformed["staging_path"],
+                                       order_settings(account), extracted)
+        context["outlet_events"][COMMERCE_ORDERS].extra = {**summary, "account_id": account.id}
         if detail := cancel_request_alert(summary):
             try:
-                ChannelAlert("cancel_request", detail)(context)
+                ChannelAlert("cancel_request", detail, account_id=account.id)(context)
             except Exception:  # the alert target being down must not fail a committed load; the log has the error
                 pass
         return summary
@@ -199,9 +236,9 @@ def amazon_orders_sync():
         from amazon_channel.steps import reconcile_step
 
         with fail_fast():
-            return reconcile_step(commerce_engine(), Variable.get(CARRIER_VARIABLE, default=None))
+            return reconcile_step(commerce_engine(), Variable.get(CARRIER_VARIABLE, default=None), account.id)
 
-    @task(task_display_name="Send cancellations to Amazon (Feeds API)", pool=SP_API_POOL, trigger_rule="all_done")
+    @task(task_display_name="Send cancellations to Amazon (Feeds API)", pool=account.pool, trigger_rule="all_done")
     def push_cancellations() -> dict:
         """Commerce orders cancelled in Commerce (the `cancel` command, staff, an ERP) go to Amazon in one
         order-acknowledgement feed per marketplace; Amazon's results are read from the processing report. Accepted:
@@ -212,17 +249,17 @@ def amazon_orders_sync():
         from amazon_channel.steps import cancellation_alert, push_cancellations_step
 
         with fail_fast():
-            summary = push_cancellations_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
+            summary = push_cancellations_step(commerce_engine(), sp_api_client(account), TASK_TIMEOUT, account.id)
         if detail := cancellation_alert(summary):
             try:
-                ChannelAlert("cancellation_rejected", detail)(get_current_context())
+                ChannelAlert("cancellation_rejected", detail, account_id=account.id)(get_current_context())
             except Exception:  # the alert target being down must not fail recorded results; the log has the error
                 pass
         return summary
 
     # Tracking goes out even when sending cancellations failed: reconcile has already held or canceled what must
     # not be sent.
-    @task(task_display_name="Push tracking numbers to Amazon", pool=SP_API_POOL, trigger_rule="all_done")
+    @task(task_display_name="Push tracking numbers to Amazon", pool=account.pool, trigger_rule="all_done")
     def push_tracking() -> dict:
         """confirmShipment for each pending package. Rejections show in the order's note and the Amazon Orders
         view and are not re-sent until the tracking is corrected; throttling and 5xx wait for the next run. A
@@ -230,7 +267,7 @@ def amazon_orders_sync():
         from amazon_channel.steps import push_step
 
         with fail_fast():
-            return push_step(commerce_engine(), sp_api_client(), TASK_TIMEOUT)
+            return push_step(commerce_engine(), sp_api_client(account), TASK_TIMEOUT, account.id)
 
     @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0,
           on_failure_callback=None)  # the failed task has already alerted
@@ -255,4 +292,65 @@ def amazon_orders_sync():
     [settings_checked, extracted, validated, transformed, customers, loaded, reconciled, cancelled, pushed] >> watcher()
 
 
-amazon_orders_sync()
+def account_sync_dag(account: Account):
+    """The sync DAG of one account (see DOC_MD)."""
+
+    @dag(
+        dag_id=account.dag_id,
+        dag_display_name=display_name(account.id, account.dag_id),
+        schedule=CronDataIntervalTimetable(account.schedule, timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(hours=2),
+        default_args=account_default_args(account.id),
+        doc_md=account_doc(account),
+        tags=account_tags(account.id) + ([f"region:{account.region}"] if account.region else []),
+        params={
+            "window_start": Param(None, type=["null", "string"],
+                                  description="Manual runs: window start (ISO 8601 UTC)"),
+            "window_end": Param(None, type=["null", "string"], description="Manual runs: window end (ISO 8601 UTC)"),
+            "overlap_minutes": Param(15, type="integer", minimum=0, maximum=240,
+                                     description="How far before the interval start to re-read changes"),
+            "reprocess_unchanged": Param(False, type="boolean",
+                                         description="Also re-process orders already loaded at this Amazon version "
+                                                     "(after changing how orders are transformed)"),
+        },
+    )
+    def amazon_orders_sync():
+        sync_tasks(account)
+
+    return amazon_orders_sync()
+
+
+def misconfigured_dag(problem: AccountProblem):
+    """A DAG for an entry (or a file) that cannot become an account: scheduled like the others, its only task fails
+    at once with the problem and alerts, so the mistake shows where the operator looks for that account."""
+
+    @dag(
+        dag_id=problem.dag_id,
+        dag_display_name=f"Amazon orders sync · {problem.key} (misconfigured)",
+        schedule=CronDataIntervalTimetable(DEFAULT_SCHEDULE, timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=account_default_args(problem.key),
+        doc_md=f"### Amazon orders sync · `{problem.key}`: misconfigured\n\n{problem.message}\n\nFix the accounts "
+               f"file (`{ACCOUNTS_FILE_ENV}`); the DAG becomes the account's sync DAG when the file is next parsed.",
+        tags=[*account_tags(problem.key), "misconfigured"],
+    )
+    def misconfigured():
+        @task(task_display_name="Check Order Settings", retries=0)
+        def check_settings() -> None:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(problem.message)
+
+        check_settings()
+
+    return misconfigured()
+
+
+ACCOUNTS, PROBLEMS = read_accounts(os.environ.get(ACCOUNTS_FILE_ENV))
+DAGS = {account.dag_id: account_sync_dag(account) for account in ACCOUNTS}
+DAGS.update({problem.dag_id: misconfigured_dag(problem) for problem in PROBLEMS})

@@ -1,4 +1,4 @@
-"""What the channel's DAGs share: connection ids, the seller's pool, the Commerce orders asset, and how a task
+"""What the channel's DAGs share: connection ids, the Commerce orders asset, and how a task of an account's DAG
 reaches staging, the Commerce DB, Amazon and the Order Settings. Not a DAG (listed in `.airflowignore`).
 
 Everything heavy is imported inside the functions: importing this module at DAG-parse time stays cheap.
@@ -16,14 +16,13 @@ from airflow.sdk import Asset, get_current_context
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from amazon_channel.accounts import Account
     from amazon_channel.settings import OrderSettings
-    from amazon_channel.spapi import SpApiClient
+    from amazon_channel.spapi import SpApiClient, SpApiConfig
     from amazon_channel.staging import Staging
     from amazon_channel.steps import Run
 
-SP_API_CONN_ID = "amazon_sp_api"
 COMMERCE_DB_CONN_ID = "commerce_db"
-SP_API_POOL = "amazon_sp_api"  # one slot per seller account: its Amazon quota is shared by every run
 COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS/WMS) schedule on this
 TASK_RETRIES = int(os.environ.get("AMAZON_CHANNEL_TASK_RETRIES", "3"))
 STAGING_RETENTION_DAYS = float(os.environ.get("AMAZON_CHANNEL_STAGING_RETENTION_DAYS", "7"))  # staged pages hold PII
@@ -35,12 +34,18 @@ def staging() -> Staging:
     return Staging.from_environment()
 
 
-def current_run() -> Run:
-    """This task's run: its DAG, run id and staging."""
+def _or_default(account: Account | None) -> Account:
+    from amazon_channel.accounts import default_account
+
+    return account or default_account()
+
+
+def current_run(account: Account | None = None) -> Run:
+    """This task's run: its DAG, run id, staging and account (None: the default account)."""
     from amazon_channel.steps import Run
 
     context = get_current_context()
-    return Run(context["dag"].dag_id, context["run_id"], staging())
+    return Run(context["dag"].dag_id, context["run_id"], staging(), account_id=_or_default(account).id)
 
 
 def commerce_engine() -> Engine:
@@ -49,16 +54,32 @@ def commerce_engine() -> Engine:
     return CommerceDbHook(COMMERCE_DB_CONN_ID).get_conn()
 
 
-def sp_api_client() -> SpApiClient:
+def sp_api_config(account: Account | None = None) -> SpApiConfig:
+    """The account's connection, asking Amazon for the account's marketplaces. A region or marketplace the accounts
+    file declares but the connection does not serve raises NotRetryableError naming both."""
+    from dataclasses import replace
+
+    from amazon_channel.accounts import connection_marketplaces
     from amazon_sp_api_hook import AmazonSpApiHook
 
-    return AmazonSpApiHook(SP_API_CONN_ID).get_conn()
+    account = _or_default(account)
+    config = AmazonSpApiHook(account.conn_id).get_config()
+    return replace(config, marketplace_ids=connection_marketplaces(account, config.region, config.marketplace_ids))
 
 
-def order_settings() -> OrderSettings:
-    from airflow.sdk import Variable
+def sp_api_client(account: Account | None = None) -> SpApiClient:
+    from amazon_channel.spapi import SpApiClient
 
+    return SpApiClient(sp_api_config(account))
+
+
+def order_settings(account: Account | None = None) -> OrderSettings:
+    """The account's own Order Settings from the accounts file, else the Variable."""
     from amazon_channel.settings import VARIABLE_NAME, parse_settings
+
+    if account is not None and account.order_settings is not None:
+        return parse_settings(account.order_settings)
+    from airflow.sdk import Variable
 
     return parse_settings(Variable.get(VARIABLE_NAME, default=None))
 

@@ -7,7 +7,8 @@ The target is the Airflow connection `amazon_channel_alerts` (none: alerts are o
   Example: AIRFLOW_CONN_AMAZON_CHANNEL_ALERTS='{"conn_type": "smtp", "host": "mail.example", "port": 587,
   "login": "...", "password": "...", "extra": {"to": "ops@example.com", "starttls": true}}'
 
-Alerts carry ids, counts and reasons, never order payloads; e-mail addresses in error text are masked anyway.
+Alerts carry the seller account, ids, counts and reasons, never order payloads; e-mail addresses in error text are
+masked anyway.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ def redact(text: str, limit: int = 500) -> str:
 class ChannelAlert(BaseNotifier):
     """`kind` is "failure" (a task failed for good), "data_quality" (rows went to quarantine), "cancel_request" (buyers
     asked Amazon to cancel: their packages are held) or "cancellation_rejected" (Amazon refused a cancellation sent
-    from Commerce, or it could not be sent)."""
+    from Commerce, or it could not be sent). `account_id` names the seller account whose DAG alerts."""
 
     template_fields = ("kind",)
 
-    def __init__(self, kind: str = "failure", detail: dict | None = None, conn_id: str = ALERT_CONN_ID):
+    def __init__(self, kind: str = "failure", detail: dict | None = None, conn_id: str = ALERT_CONN_ID,
+                 account_id: str = "default"):
         super().__init__()
-        self.kind, self.detail, self.conn_id = kind, detail or {}, conn_id
+        self.kind, self.detail, self.conn_id, self.account_id = kind, detail or {}, conn_id, account_id
 
     def build(self, context) -> dict:
         ti = context.get("ti") or context.get("task_instance")
@@ -44,6 +46,7 @@ class ChannelAlert(BaseNotifier):
         error = context.get("exception")
         alert = {
             "kind": self.kind,
+            "account_id": self.account_id,
             "dag_id": getattr(dag, "dag_id", None) or getattr(ti, "dag_id", None),
             "run_id": context.get("run_id") or getattr(ti, "run_id", None),
             "task_id": getattr(ti, "task_id", None),
@@ -59,7 +62,8 @@ class ChannelAlert(BaseNotifier):
     def notify(self, context) -> None:
         alert = self.build(context)
         subject = f"[Amazon channel] {self.kind.replace('_', ' ')}: {alert['dag_id']} / {alert['task_id']}"
-        text = subject + " · run " + str(alert["run_id"]) + (f" · {alert['error']}" if "error" in alert else "")
+        text = (f"{subject} · account {alert['account_id']} · run {alert['run_id']}"
+                + (f" · {alert['error']}" if "error" in alert else ""))
         try:
             conn = BaseHook.get_connection(self.conn_id)
         except Exception:  # no target configured: the task log still has it

@@ -105,8 +105,8 @@ TEXT_FILTERS = {"order_number": 64, "buyer_name": 255, "status": 32, "marketplac
 MONEY_INTEGER_DIGITS, MONEY_PLACES = 16, 4  # Money is Numeric(20,4): 16 digits before the point, 4 after
 FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9999, 12, 31)  # the DATETIME range of every Commerce DB dialect
 MAX_PAGE = 1_000_000_000  # a page past the last shows the last; beyond this the number is nonsense
-GRID_PARAMS = ("purchased_from", "purchased_to", *TEXT_FILTERS, "total_min", "total_max", "cancel_requested", "sort",
-               "dir", "page", "page_size")
+GRID_PARAMS = ("purchased_from", "purchased_to", *TEXT_FILTERS, "account", "total_min", "total_max", "cancel_requested",
+               "sort", "dir", "page", "page_size")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 
@@ -175,6 +175,18 @@ def _whole(value: str | None, field: str, default: int, allowed: range | tuple[i
     return number
 
 
+def _account(value: str | None, field: str) -> str | None:
+    """An account id as the accounts file declares them (the implicit single account is `default`)."""
+    from amazon_channel.accounts import ACCOUNT_ID
+
+    if not value:
+        return None
+    if not ACCOUNT_ID.fullmatch(value):
+        raise _bad(field, "must be an account id (up to 32 lower-case letters, digits, _ or -, starting with a letter "
+                          f"or digit), not {_shown(value)}")
+    return value
+
+
 def _flag(value: str | None, field: str) -> bool | None:
     """A checkbox filter: "1" filters, "0" or nothing does not (None)."""
     if value not in (None, "", "0", "1"):
@@ -203,6 +215,7 @@ def parse_grid_query(q: QueryParams) -> GridQuery:
         purchased_to=_date(q.get("purchased_to"), "purchased_to",
                            last=LAST_DAY - timedelta(days=1)),  # the query takes orders before the next day
         **{name: _text(q.get(name), name) for name in TEXT_FILTERS},
+        account_id=_account(q.get("account"), "account"),
         total_min=_decimal(q.get("total_min"), "total_min"), total_max=_decimal(q.get("total_max"), "total_max"),
         cancel_requested=_flag(q.get("cancel_requested"), "cancel_requested"))
     sort = q.get("sort") or "purchase_date"

@@ -15,6 +15,7 @@ CREATE TABLE catalog_product (
 CREATE TABLE channel_amazon_order_item (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	order_item_id VARCHAR(64) NOT NULL, 
 	sku VARCHAR(64) NOT NULL, 
 	title VARCHAR(1024), 
@@ -64,6 +65,7 @@ CREATE INDEX ix_order_note_order ON channel_amazon_order_note (amazon_order_id);
 CREATE TABLE channel_amazon_quarantine (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	quarantine_key VARCHAR(64) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	amazon_order_id VARCHAR(64), 
 	reasons TEXT NOT NULL, 
 	payload TEXT NOT NULL, 
@@ -78,6 +80,7 @@ CREATE TABLE channel_amazon_quarantine (
 CREATE TABLE channel_amazon_sync_run (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	run_id VARCHAR(255) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	window_start DATETIME NOT NULL, 
 	window_end DATETIME NOT NULL, 
@@ -88,7 +91,7 @@ CREATE TABLE channel_amazon_sync_run (
 	throttled INTEGER NOT NULL, 
 	finished_at DATETIME NOT NULL, 
 	PRIMARY KEY (id), 
-	CONSTRAINT uq_sync_run_marketplace UNIQUE (run_id, marketplace_id)
+	CONSTRAINT uq_sync_run_account_marketplace UNIQUE (account_id, run_id, marketplace_id)
 )CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_sync_run_window ON channel_amazon_sync_run (marketplace_id, window_end);
@@ -181,6 +184,7 @@ CREATE TABLE sales_order (
 	total_refunded NUMERIC(20, 4), 
 	base_total_refunded NUMERIC(20, 4), 
 	customer_taxvat VARCHAR(128), 
+	amazon_account_id VARCHAR(64), 
 	total_qty_ordered INTEGER NOT NULL, 
 	ext_order_id VARCHAR(64) NOT NULL, 
 	send_email BOOL NOT NULL, 
@@ -195,6 +199,7 @@ CREATE TABLE sales_order (
 CREATE TABLE channel_amazon_cancellation (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	sales_order_id INTEGER NOT NULL, 
 	reason VARCHAR(64) NOT NULL, 
@@ -219,6 +224,7 @@ CREATE INDEX ix_cancellation_state ON channel_amazon_cancellation (state);
 CREATE TABLE channel_amazon_order (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	store_id INTEGER, 
 	status VARCHAR(32) NOT NULL, 
@@ -257,6 +263,8 @@ CREATE TABLE channel_amazon_order (
 	UNIQUE (amazon_order_id), 
 	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
 )CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_channel_order_account ON channel_amazon_order (account_id, marketplace_id);
 
 CREATE INDEX ix_channel_order_purchase ON channel_amazon_order (purchase_date);
 
@@ -510,6 +518,7 @@ CREATE TABLE sales_shipment_track (
 CREATE TABLE channel_amazon_package (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) NOT NULL DEFAULT 'default', 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	shipment_id INTEGER NOT NULL, 
 	track_id INTEGER NOT NULL, 

@@ -15,6 +15,7 @@ CREATE TABLE catalog_product (
 CREATE TABLE channel_amazon_order_item (
 	id SERIAL NOT NULL, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	order_item_id VARCHAR(64) NOT NULL, 
 	sku VARCHAR(64) NOT NULL, 
 	title VARCHAR(1024), 
@@ -64,6 +65,7 @@ CREATE INDEX ix_order_note_order ON channel_amazon_order_note (amazon_order_id);
 CREATE TABLE channel_amazon_quarantine (
 	id SERIAL NOT NULL, 
 	quarantine_key VARCHAR(64) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	amazon_order_id VARCHAR(64), 
 	reasons TEXT NOT NULL, 
 	payload TEXT NOT NULL, 
@@ -78,6 +80,7 @@ CREATE TABLE channel_amazon_quarantine (
 CREATE TABLE channel_amazon_sync_run (
 	id SERIAL NOT NULL, 
 	run_id VARCHAR(255) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	window_start TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
 	window_end TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
@@ -88,7 +91,7 @@ CREATE TABLE channel_amazon_sync_run (
 	throttled INTEGER NOT NULL, 
 	finished_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
 	PRIMARY KEY (id), 
-	CONSTRAINT uq_sync_run_marketplace UNIQUE (run_id, marketplace_id)
+	CONSTRAINT uq_sync_run_account_marketplace UNIQUE (account_id, run_id, marketplace_id)
 );
 
 CREATE INDEX ix_sync_run_window ON channel_amazon_sync_run (marketplace_id, window_end);
@@ -181,6 +184,7 @@ CREATE TABLE sales_order (
 	total_refunded NUMERIC(20, 4), 
 	base_total_refunded NUMERIC(20, 4), 
 	customer_taxvat VARCHAR(128), 
+	amazon_account_id VARCHAR(64), 
 	total_qty_ordered INTEGER NOT NULL, 
 	ext_order_id VARCHAR(64) NOT NULL, 
 	send_email BOOLEAN NOT NULL, 
@@ -195,6 +199,7 @@ CREATE TABLE sales_order (
 CREATE TABLE channel_amazon_cancellation (
 	id SERIAL NOT NULL, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	sales_order_id INTEGER NOT NULL, 
 	reason VARCHAR(64) NOT NULL, 
@@ -219,6 +224,7 @@ CREATE INDEX ix_cancellation_state ON channel_amazon_cancellation (state);
 CREATE TABLE channel_amazon_order (
 	id SERIAL NOT NULL, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	store_id INTEGER, 
 	status VARCHAR(32) NOT NULL, 
@@ -257,6 +263,8 @@ CREATE TABLE channel_amazon_order (
 	UNIQUE (amazon_order_id), 
 	FOREIGN KEY(sales_order_id) REFERENCES sales_order (entity_id)
 );
+
+CREATE INDEX ix_channel_order_account ON channel_amazon_order (account_id, marketplace_id);
 
 CREATE INDEX ix_channel_order_purchase ON channel_amazon_order (purchase_date);
 
@@ -510,6 +518,7 @@ CREATE TABLE sales_shipment_track (
 CREATE TABLE channel_amazon_package (
 	id SERIAL NOT NULL, 
 	amazon_order_id VARCHAR(32) NOT NULL, 
+	account_id VARCHAR(64) DEFAULT 'default' NOT NULL, 
 	marketplace_id VARCHAR(32) NOT NULL, 
 	shipment_id INTEGER NOT NULL, 
 	track_id INTEGER NOT NULL, 

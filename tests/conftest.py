@@ -8,13 +8,15 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import EMULATOR_ARGS, ROOT, EmulatorServer, ServerDatabases, free_port
+from tests.support import EMULATOR_ARGS, ROOT, SELLERS_EMULATOR_ARGS, EmulatorServer, ServerDatabases, free_port
 
 # Airflow reads its configuration at import time: point it at a throw-away home before any test imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-"))
@@ -28,10 +30,20 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "dags")]
 
 @pytest.fixture(scope="session")
 def emulator_process():
+    yield from _emulator_server(EMULATOR_ARGS)
+
+
+@pytest.fixture(scope="session")
+def sellers_emulator_process():
+    """An emulator with two sellers, each authorized in the three regions (`--sellers 2`), small worlds."""
+    yield from _emulator_server(SELLERS_EMULATOR_ARGS)
+
+
+def _emulator_server(args: list[str]):
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
     # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *EMULATOR_ARGS],
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *args],
                             stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     server = EmulatorServer(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
@@ -146,3 +158,25 @@ def steps(commerce, client, tmp_path):
     from tests.integration.pipeline_steps import Steps
 
     return Steps(commerce, Staging(f"file://{tmp_path}/staging"), client)
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    """A local webhook receiver, set as the `amazon_channel_alerts` connection."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AIRFLOW_CONN_AMAZON_CHANNEL_ALERTS", json.dumps(
+        {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_port}/hooks/ops"}))
+    yield received
+    server.shutdown()

@@ -22,6 +22,8 @@ MODELS = ROOT / "tests" / "spapi_models"  # Amazon's official models (Apache-2.0
 EMULATOR_CLOCK = "2026-03-10T12:00:00Z"
 EMULATOR_ARGS = ["--seed", "7", "--orders", "6000", "--history-days", "10", "--future-days", "2",
                  "--clock-start", EMULATOR_CLOCK, "--clock-speed", "0", "--rate-scale", "2000"]
+# Two sellers in the three regions (six worlds): small worlds keep the many-accounts DAG runs quick.
+SELLERS_EMULATOR_ARGS = [*EMULATOR_ARGS[:2], "--orders", "150", *EMULATOR_ARGS[4:], "--sellers", "2"]
 
 
 def free_port() -> int:
@@ -191,10 +193,11 @@ def set_order_settings(monkeypatch, settings: dict) -> None:
     monkeypatch.setenv("AIRFLOW_VAR_AMAZON_CHANNEL_ORDER_SETTINGS", json.dumps(settings))
 
 
-def run_sync(interval_end, **conf):
-    """Run amazon_orders_sync with dag.test for the hourly interval ending at `interval_end`."""
+def run_sync(interval_end, dag_id: str = "amazon_orders_sync", **conf):
+    """Run a sync DAG (the default account's unless `dag_id` names an account's, `amazon_orders_sync__<id>`) with
+    dag.test for the hourly interval ending at `interval_end`."""
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("amazon_orders_sync")
+    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag(dag_id)
     run = dag.test(logical_date=interval_end, run_conf=conf or None)
     return run

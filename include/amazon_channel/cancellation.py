@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .batching import IN_LIST, chunked
 from .commerce.db import insert_missing
-from .commerce.load import money_text, refund_orders, release_canceled_reservations
+from .commerce.load import DEFAULT_ACCOUNT, money_text, refund_orders, release_canceled_reservations
 from .commerce.notes import set_notes
 from .commerce.schema import (
     channel_amazon_cancellation,
@@ -168,8 +168,9 @@ def request_cancellation(engine: Engine, order: str, reason: str, now: datetime 
     now = now or utcnow()
     so, o, p, x = sales_order.c, channel_amazon_order.c, channel_amazon_package.c, channel_amazon_cancellation.c
     with engine.begin() as conn:
-        row = conn.execute(select(so.entity_id, so.increment_id, so.state, o.amazon_order_id, o.marketplace_id,
-                                  o.status).outerjoin(channel_amazon_order, o.sales_order_id == so.entity_id)
+        row = conn.execute(select(so.entity_id, so.increment_id, so.state, o.amazon_order_id, o.account_id,
+                                  o.marketplace_id, o.status)
+                           .outerjoin(channel_amazon_order, o.sales_order_id == so.entity_id)
                            .where((so.increment_id == order) | (so.ext_order_id == order))).first()
         if row is None:
             raise ValueError(f"no Commerce order {order}")
@@ -191,7 +192,8 @@ def request_cancellation(engine: Engine, order: str, reason: str, now: datetime 
         conn.execute(update(sales_order).where(so.entity_id == row.entity_id).values(
             state="canceled", status="canceled", updated_at=now))
         conn.execute(channel_amazon_cancellation.insert().values(
-            amazon_order_id=row.amazon_order_id, marketplace_id=row.marketplace_id, sales_order_id=row.entity_id,
+            amazon_order_id=row.amazon_order_id, account_id=row.account_id, marketplace_id=row.marketplace_id,
+            sales_order_id=row.entity_id,
             reason=reason, items=json.dumps(items), state="pending", attempts=0, requested_at=now, updated_at=now))
         held = conn.execute(update(channel_amazon_package).where(
             p.amazon_order_id == row.amazon_order_id, p.state == "held").values(
@@ -218,20 +220,23 @@ def _open_items(conn: Connection, amazon_order_ids: list[str]) -> dict[str, list
 # ---- the DAG task -----------------------------------------------------------------------------------------------
 
 def push_cancellations(engine: Engine, client: SpApiClient, time_budget: float = 300.0,
-                       max_messages: int = MAX_MESSAGES, poll_first: float = POLL_FIRST_S) -> CancelSummary:
-    """Find new Commerce cancellations, refuse those Amazon cannot take, send the rest (one feed per marketplace),
-    then poll every submitted feed until done or `time_budget` seconds are spent; record every outcome."""
+                       max_messages: int = MAX_MESSAGES, poll_first: float = POLL_FIRST_S,
+                       account_id: str = DEFAULT_ACCOUNT) -> CancelSummary:
+    """For the account's orders only, with its client: find new Commerce cancellations, refuse those Amazon cannot
+    take, send the rest (one feed per marketplace), then poll every submitted feed until done or `time_budget`
+    seconds are spent; record every outcome."""
     deadline = time.monotonic() + time_budget
     counts: Counter = Counter()
     problems: list[dict] = []
-    counts["detected"] = detect_cancellations(engine)
-    _refuse_unsendable(engine, counts, problems)
+    counts["detected"] = detect_cancellations(engine, account_id=account_id)
+    _refuse_unsendable(engine, counts, problems, account_id)
     merchant = client.config.seller_id or DEFAULT_MERCHANT
     c = channel_amazon_cancellation.c
     with engine.connect() as conn:
         queue = conn.execute(select(c.id, c.amazon_order_id, c.marketplace_id, c.reason,
                                     c["items"].label("order_items"), c.attempts)
-                             .where(c.state.in_(["pending", "sending"])).order_by(c.id)).all()
+                             .where(c.account_id == account_id, c.state.in_(["pending", "sending"]))
+                             .order_by(c.id)).all()
     by_marketplace: dict[str, list] = defaultdict(list)
     for row in queue:
         by_marketplace[row.marketplace_id].append(row)
@@ -241,30 +246,32 @@ def push_cancellations(engine: Engine, client: SpApiClient, time_budget: float =
                 counts["left_for_next_run"] += len(batch)
                 continue
             _send_feed(engine, client, marketplace, batch, merchant, counts, problems)
-    _poll_feeds(engine, client, deadline, poll_first, counts, problems)
+    _poll_feeds(engine, client, deadline, poll_first, counts, problems, account_id)
     with engine.connect() as conn:
-        counts["waiting_for_amazon"] = len(conn.execute(select(c.id).where(c.state == "submitted")).all())
+        counts["waiting_for_amazon"] = len(conn.execute(select(c.id).where(c.account_id == account_id,
+                                                                           c.state == "submitted")).all())
     summary: CancelSummary = {**dict(sorted((k, v) for k, v in counts.items() if v)),
                               "problems": problems[:REPORTED_PROBLEMS]}
     log.info("push_cancellations: %s", {k: v for k, v in summary.items() if k != "problems"})
     return summary
 
 
-def detect_cancellations(engine: Engine, now: datetime | None = None) -> int:
-    """Commerce orders of the channel cancelled in Commerce (staff, an ERP) get an outbox row. Orders Amazon itself
-    cancelled never do: the loader cancels their Commerce order in the transaction that makes them Canceled."""
+def detect_cancellations(engine: Engine, now: datetime | None = None, account_id: str = DEFAULT_ACCOUNT) -> int:
+    """The account's Commerce orders of the channel cancelled in Commerce (staff, an ERP) get an outbox row. Orders
+    Amazon itself cancelled never do: the loader cancels their Commerce order in the transaction that makes them
+    Canceled."""
     now = now or utcnow()
     o, so, x = channel_amazon_order.c, sales_order.c, channel_amazon_cancellation.c
     with engine.begin() as conn:
         found = conn.execute(select(o.amazon_order_id, o.marketplace_id, o.sales_order_id, o.cancel_requested)
                              .join(sales_order, so.entity_id == o.sales_order_id)
-                             .where(so.state == "canceled", o.status != "Canceled",
+                             .where(o.account_id == account_id, so.state == "canceled", o.status != "Canceled",
                                     ~select(x.id).where(x.amazon_order_id == o.amazon_order_id).exists())).all()
         if not found:
             return 0
         items = _open_items(conn, [row.amazon_order_id for row in found])
         insert_missing(conn, channel_amazon_cancellation, [
-            {"amazon_order_id": row.amazon_order_id, "marketplace_id": row.marketplace_id,
+            {"amazon_order_id": row.amazon_order_id, "account_id": account_id, "marketplace_id": row.marketplace_id,
              "sales_order_id": row.sales_order_id, "reason": default_reason(row.cancel_requested),
              "items": json.dumps(items.get(row.amazon_order_id, [])), "state": "pending", "attempts": 0,
              "requested_at": now, "updated_at": now} for row in found], ["amazon_order_id"])
@@ -276,7 +283,7 @@ def default_reason(cancel_requested: bool) -> str:
     return "BuyerCanceled" if cancel_requested else "GeneralAdjustment"
 
 
-def _refuse_unsendable(engine: Engine, counts: Counter, problems: list[dict]) -> None:
+def _refuse_unsendable(engine: Engine, counts: Counter, problems: list[dict], account_id: str) -> None:
     """Pending rows whose order Amazon no longer lists as Unshipped are not sent. One Amazon has meanwhile cancelled
     itself is settled as cancelled in Commerce too (an invoiced order is refunded)."""
     c, o = channel_amazon_cancellation.c, channel_amazon_order.c
@@ -284,7 +291,7 @@ def _refuse_unsendable(engine: Engine, counts: Counter, problems: list[dict]) ->
     with engine.begin() as conn:
         rows = conn.execute(select(c.id, c.amazon_order_id, c.reason, o.status).join(
             channel_amazon_order, o.amazon_order_id == c.amazon_order_id).where(
-            c.state == "pending", o.status != SENDABLE_STATUS)).all()
+            c.account_id == account_id, c.state == "pending", o.status != SENDABLE_STATUS)).all()
         if not rows:
             return
         why = {row.amazon_order_id: ("not sent: Amazon had already canceled the order" if row.status == "Canceled"
@@ -299,7 +306,7 @@ def _refuse_unsendable(engine: Engine, counts: Counter, problems: list[dict]) ->
         set_notes(conn, {order_id: f"Cancellation {text}" for order_id, text in why.items()}, now)
         already = {row.amazon_order_id: row.reason for row in rows if row.status == "Canceled"}
         if already:
-            _settle(conn, already, now, "Canceled at Amazon before the cancellation was sent")
+            _settle(conn, already, now, "Canceled at Amazon before the cancellation was sent", account_id)
     counts["refused"] += len(rows)
 
 
@@ -338,11 +345,13 @@ def _send_feed(engine: Engine, client: SpApiClient, marketplace: str, rows: list
 
 
 def _poll_feeds(engine: Engine, client: SpApiClient, deadline: float, poll_first: float, counts: Counter,
-                problems: list[dict]) -> None:
-    """getFeed for every submitted feed (this run's and earlier runs') until each is final or the time is up."""
+                problems: list[dict], account_id: str) -> None:
+    """getFeed for every submitted feed of the account (this run's and earlier runs') until each is final or the
+    time is up."""
     c = channel_amazon_cancellation.c
     with engine.connect() as conn:
-        waiting = sorted(set(conn.execute(select(c.feed_id).where(c.state == "submitted")).scalars()))
+        waiting = sorted(set(conn.execute(select(c.feed_id).where(c.account_id == account_id,
+                                                                  c.state == "submitted")).scalars()))
     pause = poll_first
     while waiting:
         for feed_id in list(waiting):
@@ -360,7 +369,7 @@ def _poll_feeds(engine: Engine, client: SpApiClient, deadline: float, poll_first
                 counts["report_not_read"] += 1
                 waiting.remove(feed_id)
                 continue
-            _record_results(engine, feed_id, status, report, counts, problems)
+            _record_results(engine, feed_id, status, report, counts, problems, account_id)
             waiting.remove(feed_id)
         if not waiting or time.monotonic() + pause > deadline:
             return
@@ -369,13 +378,13 @@ def _poll_feeds(engine: Engine, client: SpApiClient, deadline: float, poll_first
 
 
 def _record_results(engine: Engine, feed_id: str, status: str, report: ProcessingReport | None, counts: Counter,
-                    problems: list[dict]) -> None:
+                    problems: list[dict], account_id: str) -> None:
     """Each row of a finished feed is accepted or rejected, with what follows from it, in one transaction."""
     c = channel_amazon_cancellation.c
     now = utcnow()
     with engine.begin() as conn:
         rows = conn.execute(select(c.id, c.amazon_order_id, c.message_id, c.reason).where(
-            c.feed_id == feed_id, c.state == "submitted")).all()
+            c.account_id == account_id, c.feed_id == feed_id, c.state == "submitted")).all()
         if status == "DONE" and report is None:
             report = ProcessingReport(status_code="Complete")  # no report: no message had an error
         errors = {}
@@ -398,12 +407,12 @@ def _record_results(engine: Engine, feed_id: str, status: str, report: Processin
         if accepted:
             conn.execute(update(channel_amazon_cancellation).where(c.id.in_([r.id for r in rows if not errors[r.id]]))
                          .values(state="accepted", last_error=None, updated_at=now))
-            _settle(conn, accepted, now, "Cancelled at Amazon")
+            _settle(conn, accepted, now, "Cancelled at Amazon", account_id)
     counts["accepted"] += len(accepted)
     counts["rejected"] += len(rejected)
 
 
-def _settle(conn: Connection, reasons: dict[str, str], now: datetime, what: str) -> None:
+def _settle(conn: Connection, reasons: dict[str, str], now: datetime, what: str, account_id: str) -> None:
     """Orders Amazon has cancelled for us: the channel order is Canceled, the reservation released as the loader
     releases it, an invoiced Commerce order refunded whole and closed with a credit memo; a note says so."""
     o, so = channel_amazon_order.c, sales_order.c
@@ -417,7 +426,7 @@ def _settle(conn: Connection, reasons: dict[str, str], now: datetime, what: str)
     invoiced = [row for row in orders if row.total_invoiced is not None]
     if invoiced:
         refund_orders(conn, invoiced, what)
-    release_canceled_reservations(conn)
+    release_canceled_reservations(conn, account_id)
     closing = {row.amazon_order_id: (f"; Commerce order #{row.increment_id} closed, credit memo #{row.increment_id} "
                                      f"refunded {money_text(row.total_invoiced, row.order_currency_code)}"
                                      if row.total_invoiced is not None else "") for row in orders}

@@ -31,9 +31,9 @@ from .commerce.schema import (
 from .rules import PENDING_STATUSES, due_for_commerce_order
 from .timeutil import utcnow
 
-GRID_COLUMNS = ["purchase_date", "amazon_order_id", "marketplace_id", "status", "buyer_name", "grand_total",
-                "currency", "sales_order_increment_id", "sales_order_id", "fulfillment_channel", "items_unshipped",
-                "latest_ship_date", "note", "cancel_requested", "cancel_request_reason"]
+GRID_COLUMNS = ["purchase_date", "amazon_order_id", "account_id", "marketplace_id", "status", "buyer_name",
+                "grand_total", "currency", "sales_order_increment_id", "sales_order_id", "fulfillment_channel",
+                "items_unshipped", "latest_ship_date", "note", "cancel_requested", "cancel_request_reason"]
 SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
             "fulfillment_channel", "items_unshipped", "latest_ship_date")
 PAGE_SIZES = (25, 50, 100, 200)
@@ -78,6 +78,7 @@ class OrderFilter:
     total_max: Decimal | None = None
     status: str | None = None
     marketplace_id: str | None = None
+    account_id: str | None = None  # the seller account (accounts file) the order came through
     cancel_requested: bool | None = None  # True: only orders with an open buyer cancellation request
 
 
@@ -112,6 +113,8 @@ def _conditions(f: OrderFilter, conn: Connection) -> list:
             where.append(~_rejected(o))  # those show Error
     if f.marketplace_id:
         where.append(o.marketplace_id == f.marketplace_id)
+    if f.account_id:
+        where.append(o.account_id == f.account_id)
     if f.cancel_requested:
         where.append(o.cancel_requested.is_(True))
     return where
@@ -144,7 +147,8 @@ def filter_choices(conn: Connection) -> dict:
         statuses.add(ERROR_STATUS)
     return {"statuses": sorted(statuses),
             "marketplaces": list(conn.execute(select(o.marketplace_id).distinct()
-                                              .order_by(o.marketplace_id)).scalars())}
+                                              .order_by(o.marketplace_id)).scalars()),
+            "accounts": list(conn.execute(select(o.account_id).distinct().order_by(o.account_id)).scalars())}
 
 
 def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:
@@ -200,7 +204,8 @@ def order_money(items) -> dict | None:
 def quarantined_rows(conn: Connection, include_resolved: bool = False, limit: int = 500) -> list[dict]:
     """Rows that failed validation, with their reasons; re-checked by every run until they pass."""
     q = channel_amazon_quarantine.c
-    query = select(q.id, q.amazon_order_id, q.reasons, q.first_seen_run, q.last_seen_run, q.resolved, q.resolution)
+    query = select(q.id, q.account_id, q.amazon_order_id, q.reasons, q.first_seen_run, q.last_seen_run, q.resolved,
+                   q.resolution)
     if not include_resolved:
         query = query.where(q.resolved.is_(False))
     rows = conn.execute(query.order_by(q.id.desc()).limit(limit)).mappings().all()
@@ -210,7 +215,7 @@ def quarantined_rows(conn: Connection, include_resolved: bool = False, limit: in
 def blocked_orders(conn: Connection, limit: int = 500) -> list[dict]:
     """Orders that should be Commerce orders but are not yet, with the reason the last run gave."""
     o = channel_amazon_order.c
-    rows = conn.execute(select(o.amazon_order_id, o.marketplace_id, o.status, o.fulfillment_channel,
+    rows = conn.execute(select(o.amazon_order_id, o.account_id, o.marketplace_id, o.status, o.fulfillment_channel,
                                o.purchase_date, o.latest_ship_date, o.note)
                         .where(o.sales_order_id.is_(None), o.note.is_not(None), due_for_commerce_order())
                         .order_by(o.latest_ship_date, o.amazon_order_id).limit(limit)).mappings().all()
@@ -218,39 +223,43 @@ def blocked_orders(conn: Connection, limit: int = 500) -> list[dict]:
 
 
 def sync_health(conn: Connection, now: datetime | None = None, recent_runs: int = 24) -> list[dict]:
-    """Per marketplace: last successful window, lag, recent runs (for the chart), push backlog and failures."""
+    """Per account and marketplace: last successful window, lag, recent runs (for the chart), push backlog and
+    failures. Each account's DAG has its own schedule and runs, so each is read on its own."""
     now = now or utcnow()
-    r, p = channel_amazon_sync_run.c, channel_amazon_package.c
-    cutoff = conn.execute(select(r.window_end).distinct().order_by(r.window_end.desc())
-                          .limit(1).offset(recent_runs * 4)).scalar()  # bounds the scan; every marketplace has a row
-    runs_query = select(channel_amazon_sync_run)
-    if cutoff is not None:
-        runs_query = runs_query.where(r.window_end > cutoff)
+    r, p, o = channel_amazon_sync_run.c, channel_amazon_package.c, channel_amazon_order.c
     runs = defaultdict(list)
-    for row in conn.execute(runs_query.order_by(r.window_end.desc(), r.id.desc())).mappings():
-        if len(runs[row["marketplace_id"]]) < recent_runs:
-            runs[row["marketplace_id"]].append(dict(row))
+    for account in conn.execute(select(r.account_id).distinct()).scalars():
+        mine = r.account_id == account
+        cutoff = conn.execute(select(r.window_end).distinct().where(mine).order_by(r.window_end.desc())
+                              .limit(1).offset(recent_runs * 4)).scalar()  # bounds the scan: a row per marketplace
+        query = select(channel_amazon_sync_run).where(mine)
+        if cutoff is not None:
+            query = query.where(r.window_end > cutoff)
+        for row in conn.execute(query.order_by(r.window_end.desc(), r.id.desc())).mappings():
+            if len(runs[account, row["marketplace_id"]]) < recent_runs:
+                runs[account, row["marketplace_id"]].append(dict(row))
     packages = defaultdict(dict)
-    for marketplace, state, count in conn.execute(select(p.marketplace_id, p.state, func.count())
-                                                  .group_by(p.marketplace_id, p.state)):
-        packages[marketplace][state] = count
-    o = channel_amazon_order.c
-    pending = dict(conn.execute(select(o.marketplace_id, func.count()).where(o.status.in_(PENDING_STATUSES))
-                                .group_by(o.marketplace_id)).all())
+    for account, marketplace, state, count in conn.execute(
+            select(p.account_id, p.marketplace_id, p.state, func.count())
+            .group_by(p.account_id, p.marketplace_id, p.state)):
+        packages[account, marketplace][state] = count
+    pending = {(account, marketplace): count for account, marketplace, count in conn.execute(
+        select(o.account_id, o.marketplace_id, func.count()).where(o.status.in_(PENDING_STATUSES))
+        .group_by(o.account_id, o.marketplace_id))}
     health = []
-    for marketplace in sorted(set(runs) | set(packages)):
-        recent = runs.get(marketplace, [])
+    for account, marketplace in sorted(set(runs) | set(packages)):
+        recent = runs.get((account, marketplace), [])
         last = recent[0] if recent else None
-        states = packages.get(marketplace, {})
+        states = packages.get((account, marketplace), {})
         health.append({
-            "marketplace_id": marketplace,
+            "account_id": account, "marketplace_id": marketplace,
             "last_window_start": last and last["window_start"], "last_window_end": last and last["window_end"],
             "last_run_id": last and last["run_id"],
             "lag_minutes": last and round((now - last["window_end"]).total_seconds() / 60),
             "recent_runs": list(reversed(recent)),  # oldest first, for the chart
             "created_recent": sum(x["commerce_orders_created"] for x in recent),
             "throttled_recent": sum(x["throttled"] for x in recent),
-            "pending_at_amazon": pending.get(marketplace, 0),
+            "pending_at_amazon": pending.get((account, marketplace), 0),
             "push_backlog": sum(states.get(s, 0) for s in PUSH_BACKLOG_STATES),
             "push_failed": sum(states.get(s, 0) for s in PUSH_FAILED_STATES),
             "push_confirmed": states.get("confirmed", 0) + states.get("sent", 0)})

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from .commerce.db import insert_missing
+from .commerce.load import DEFAULT_ACCOUNT
 from .commerce.notes import set_notes
 from .commerce.schema import (
     catalog_product,
@@ -76,7 +77,10 @@ def amazon_carrier(code: str, title: str | None, mapping: dict[str, str]) -> tup
 
 # ---- reconcile -------------------------------------------------------------------------------------------
 
-def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime | None = None) -> ReconcileSummary:
+def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime | None = None,
+                        account_id: str = DEFAULT_ACCOUNT) -> ReconcileSummary:
+    """For the account's orders only: its packages (stamped with it) are made, corrected, held and confirmed, and
+    its Commerce orders completed; another account's DAG does the same for its own at the same time."""
     now = now or utcnow()
     t, s, o, c, p = (sales_shipment_track.c, sales_shipment.c, sales_order.c, channel_amazon_order.c,
                      channel_amazon_package.c)
@@ -88,13 +92,14 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
                    t.track_number, s.created_at, c.amazon_order_id, c.marketplace_id, o.entity_id.label("order_id"))
             .join(sales_shipment, s.entity_id == t.parent_id).join(sales_order, o.entity_id == t.order_id)
             .join(channel_amazon_order, c.sales_order_id == o.entity_id)
-            .where(c.fulfillment_channel == "MFN", ~select(p.id).where(p.track_id == t.entity_id).exists())
+            .where(c.account_id == account_id, c.fulfillment_channel == "MFN",
+                   ~select(p.id).where(p.track_id == t.entity_id).exists())
             .order_by(t.entity_id)).all()
         for track in new_tracks:
             items = _package_items(conn, track.shipment_id, track.amazon_order_id)
             code, name = amazon_carrier(track.carrier_code, track.title, carriers)
             conn.execute(insert(channel_amazon_package).values(
-                amazon_order_id=track.amazon_order_id, marketplace_id=track.marketplace_id,
+                amazon_order_id=track.amazon_order_id, account_id=account_id, marketplace_id=track.marketplace_id,
                 shipment_id=track.shipment_id, track_id=track.track_id, package_reference_id=str(track.track_id),
                 carrier_code=code, carrier_name=name, tracking_number=track.track_number, ship_date=track.created_at,
                 items=json.dumps(items), state="pending" if items else "empty", attempts=0,
@@ -102,21 +107,22 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
             counts["packages_new" if items else "packages_empty"] += 1
 
         # 2. A rejected package whose track was corrected (number, carrier or items) is sent again.
-        counts["packages_corrected"] += _resend_corrected(conn, carriers, now)
+        counts["packages_corrected"] += _resend_corrected(conn, carriers, now, account_id)
 
         # 3. Holds (a new package above is held before anyone can send it) and cancelled orders.
-        counts.update(_apply_holds(conn, now))
+        counts.update(_apply_holds(conn, now, account_id))
 
         # 4. Packages Amazon lists for the order (seen by the last extract) are confirmed.
         sent = conn.execute(select(p.id, p.package_reference_id, c.amazon_package_refs).join(
-            channel_amazon_order, c.amazon_order_id == p.amazon_order_id).where(p.state == "sent")).all()
+            channel_amazon_order, c.amazon_order_id == p.amazon_order_id).where(p.account_id == account_id,
+                                                                               p.state == "sent")).all()
         confirmed = [row.id for row in sent if row.package_reference_id in (row.amazon_package_refs or "").split(",")]
         if confirmed:
             conn.execute(update(channel_amazon_package).where(p.id.in_(confirmed)).values(state="confirmed",
                                                                                          updated_at=now))
         counts["packages_confirmed"] += len(confirmed)
 
-        counts["orders_completed"] += _complete_shipped_orders(conn, now)
+        counts["orders_completed"] += _complete_shipped_orders(conn, now, account_id)
     summary: ReconcileSummary = dict(sorted(counts.items()))
     log.info("reconcile_shipments: %s", summary)
     return summary
@@ -158,14 +164,14 @@ def _same_items(a: list[dict], b: list[dict]) -> bool:
     return sorted((i["orderItemId"], i["quantity"]) for i in a) == sorted((i["orderItemId"], i["quantity"]) for i in b)
 
 
-def _resend_corrected(conn, carriers: dict[str, str], now: datetime) -> int:
+def _resend_corrected(conn, carriers: dict[str, str], now: datetime, account_id: str) -> int:
     """Failed packages whose track number, Amazon carrier (the track's or the mapping's) or items now differ from
     what Amazon rejected become pending again; unchanged ones stay failed (no blind retry)."""
     p, t = channel_amazon_package.c, sales_shipment_track.c
     failed = conn.execute(select(p.id, p.amazon_order_id, p.shipment_id, p.tracking_number, p.carrier_code,
                                  p.carrier_name, p["items"], t.track_number, t.carrier_code.label("track_carrier"),
                                  t.title).join(sales_shipment_track, t.entity_id == p.track_id)
-                          .where(p.state == "failed").order_by(p.id)).all()
+                          .where(p.account_id == account_id, p.state == "failed").order_by(p.id)).all()
     corrected = 0
     for row in failed:
         code, name = amazon_carrier(row.track_carrier, row.title, carriers)
@@ -181,7 +187,7 @@ def _resend_corrected(conn, carriers: dict[str, str], now: datetime) -> int:
     return corrected
 
 
-def _apply_holds(conn, now: datetime) -> Counter:
+def _apply_holds(conn, now: datetime, account_id: str) -> Counter:
     """Packages not yet at Amazon follow their order: cancelled (in Commerce or at Amazon) -> canceled; an open
     buyer cancellation request not released by staff -> held; a hold whose request ended or was released -> pending.
     `sending` ones are left alone: Amazon may already have them."""
@@ -190,7 +196,7 @@ def _apply_holds(conn, now: datetime) -> Counter:
                                c.hold_released_at, o.state.label("commerce_state"))
                         .join(channel_amazon_order, c.amazon_order_id == p.amazon_order_id)
                         .outerjoin(sales_order, o.entity_id == c.sales_order_id)
-                        .where(p.state.in_(["pending", "held"]))).all()
+                        .where(p.account_id == account_id, p.state.in_(["pending", "held"]))).all()
     counts: Counter = Counter()
     for row in rows:
         if row.commerce_state in CANCELED_COMMERCE_STATES or row.status == "Canceled":
@@ -217,15 +223,15 @@ def held_reason(cancel_request_reason: str | None) -> str:
             "hold to ship it (python -m amazon_channel.hold release ORDER)")[:1024]
 
 
-def _complete_shipped_orders(conn, now: datetime) -> int:
-    """Processing orders of the channel whose items are all shipped become complete; their stock leaves the
-    warehouse. Orders that did not come from Amazon are not ours to touch; an order with a held package waits for
-    staff to cancel it or release the hold."""
+def _complete_shipped_orders(conn, now: datetime, account_id: str) -> int:
+    """The account's processing Commerce orders of the channel whose items are all shipped become complete; their
+    stock leaves the warehouse. Orders that did not come from Amazon (or came through another account) are not ours
+    to touch; an order with a held package waits for staff to cancel it or release the hold."""
     o, soi, c, p = sales_order.c, sales_order_item.c, channel_amazon_order.c, channel_amazon_package.c
     open_items = select(soi.item_id).where(soi.order_id == o.entity_id,
                                            soi.qty_shipped + soi.qty_canceled < soi.qty_ordered)
     has_items = select(soi.item_id).where(soi.order_id == o.entity_id)
-    of_channel = select(c.amazon_order_id).where(c.sales_order_id == o.entity_id)
+    of_channel = select(c.amazon_order_id).where(c.sales_order_id == o.entity_id, c.account_id == account_id)
     held = select(p.id).where(p.amazon_order_id == o.ext_order_id, p.state == "held")
     done = conn.execute(select(o.entity_id, o.ext_order_id).where(
         o.state == "processing", of_channel.exists(), has_items.exists(), ~open_items.exists(),
@@ -277,12 +283,13 @@ def release_hold(engine: Engine, order: str, now: datetime | None = None) -> dic
 # ---- push -------------------------------------------------------------------------------------------------
 
 def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500.0,
-                  max_attempts: int = MAX_ATTEMPTS) -> PushSummary:
-    """Send pending packages within the rate limit; record every outcome; stop at the time budget."""
+                  max_attempts: int = MAX_ATTEMPTS, account_id: str = DEFAULT_ACCOUNT) -> PushSummary:
+    """Send the account's pending packages with its client (another account's packages are never sent with it),
+    within the rate limit; record every outcome; stop at the time budget."""
     p = channel_amazon_package.c
     started = time.monotonic()
     with engine.connect() as conn:
-        queue = conn.execute(select(channel_amazon_package).where(p.state.in_(SENDABLE))
+        queue = conn.execute(select(channel_amazon_package).where(p.account_id == account_id, p.state.in_(SENDABLE))
                              .order_by(p.id)).mappings().all()
     counts: Counter = Counter()
     rejected = []

@@ -59,6 +59,7 @@ class Run:
     dag_id: str
     run_id: str
     staging: Staging
+    account_id: str = "default"  # the seller account (accounts file): every row the run writes carries it
 
     def path(self, step: str) -> str:
         return self.staging.run_path(self.dag_id, self.run_id, step)
@@ -139,24 +140,47 @@ _PAYLOAD_ESCAPES = "[\x00\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u
 _NOT_REEXAMINABLE = object()
 
 
-def unchanged_orders(engine: Engine, orders: pd.DataFrame) -> set[int]:
-    """Positions of orders the Commerce DB already holds at this Amazon last-update time or a newer one: nothing to
-    do for them (a re-run, an overlapping window, a backfill over imported hours). Anything unparseable is checked;
-    only well-formed order ids are looked up (the others cannot be stored, and some cannot even be sent)."""
+def stored_state(engine: Engine, orders: pd.DataFrame, account_id: str = "default") -> tuple[set[int], dict[int, str]]:
+    """For a batch of account `account_id`, in one lookup: the positions of orders the account already holds at this
+    Amazon last-update time or a newer one (nothing to do for them: a re-run, an overlapping window, a backfill over
+    imported hours), and the positions of orders stored under another account, with that account (Amazon order ids
+    are unique, so such an order is refused, never moved). Anything unparseable is checked; only well-formed order
+    ids are looked up (the others cannot be stored, and some cannot even be sent)."""
     import pandas as pd
 
     from .frames import is_order_id
 
     updated = pd.to_datetime(orders["last_updated"].astype("string"), utc=True, errors="coerce", format="ISO8601")
-    incoming = pd.DataFrame({"id": orders["order_id"], "updated": updated}).dropna()
+    incoming = pd.DataFrame({"id": orders["order_id"], "updated": updated})
     incoming = incoming[incoming["id"].map(is_order_id).astype(bool)]
-    o, stored = channel_amazon_order.c, {}
+    o, stored, owner = channel_amazon_order.c, {}, {}
     with engine.connect() as conn:
         for ids in chunked(list(incoming["id"].unique()), IN_LIST):
-            query = select(o.amazon_order_id, o.last_updated).where(o.amazon_order_id.in_(ids))
-            stored.update(conn.execute(query).all())
+            for order_id, last_updated, account in conn.execute(
+                    select(o.amazon_order_id, o.last_updated, o.account_id).where(o.amazon_order_id.in_(ids))):
+                stored[order_id], owner[order_id] = last_updated, account
+    held_by = incoming["id"].map(owner)
+    foreign = held_by.notna() & held_by.ne(account_id)
     known = pd.to_datetime(incoming["id"].map(stored), utc=True)
-    return set(incoming.index[known.notna() & (known >= incoming["updated"])])
+    unchanged = ~foreign & incoming["updated"].notna() & known.notna() & (known >= incoming["updated"])
+    return set(incoming.index[unchanged]), held_by[foreign].to_dict()
+
+
+def unchanged_orders(engine: Engine, orders: pd.DataFrame, account_id: str = "default") -> set[int]:
+    """Positions of orders the account already holds at this Amazon last-update time or a newer one."""
+    return stored_state(engine, orders, account_id)[0]
+
+
+def other_account_reason(account_id: str) -> str:
+    return f"order already belongs to account {account_id}"
+
+
+def account_quarantine_key(key: str, account_id: str) -> str:
+    """The key of an account's quarantine row when another account holds a row under the plain key (the same order
+    id arriving from two accounts): unique per account, within the column's 64 characters."""
+    import hashlib
+
+    return "acct:" + hashlib.sha256(f"{account_id}\x00{key}".encode()).hexdigest()[:56]
 
 
 def _escape_for_storage(text: str) -> str:
@@ -228,11 +252,12 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
     from .rules import KNOWN_MARKETPLACE_IDS
     from .validate import validate_batch
 
-    staging, run_id, out_path = run.staging, run.run_id, run.path("valid")
+    staging, run_id, out_path, account_id = run.staging, run.run_id, run.path("valid"), run.account_id
     marketplaces = KNOWN_MARKETPLACE_IDS + settings.extra_marketplace_ids
     q = channel_amazon_quarantine.c
-    with engine.connect() as conn:
-        waiting = dict(conn.execute(select(q.quarantine_key, q.payload).where(q.resolved.is_(False))).all())
+    with engine.connect() as conn:  # the account's own quarantine: another account's rows are its business
+        waiting = dict(conn.execute(select(q.quarantine_key, q.payload)
+                                    .where(q.resolved.is_(False), q.account_id == account_id)).all())
     staging.clear(out_path)
     failed: dict[str, dict] = {}
     passed: set[str] = set()
@@ -243,12 +268,14 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
     def quarantine(key: str, order_id, why: list[str], payload: tuple[str, str | None]) -> None:
         text, truncated = payload
         failed[key] = {
-            "quarantine_key": key, "amazon_order_id": _storable_id(order_id),
+            "quarantine_key": key, "account_id": account_id, "amazon_order_id": _storable_id(order_id),
             "reasons": json.dumps(why + ([truncated] if truncated else [])), "payload": text,
             "first_seen_run": run_id, "last_seen_run": run_id, "resolved": False, "resolution": None}
 
-    def check(batch: OrderBatch, keys: list[str], skip: set[int]) -> None:
+    def check(batch: OrderBatch, keys: list[str], skip: set[int], foreign: dict[int, str]) -> None:
         failures = validate_batch(batch, marketplaces, skip)
+        for position, owner in foreign.items():  # valid or not, the order is not this account's to store
+            failures[position] = [other_account_reason(owner), *failures.get(position, [])]
         for position, why in failures.items():
             reasons.update(why)
             order = batch.raw(position)
@@ -265,12 +292,13 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
         counts["numbered"] += len(batch)
 
     for batch in batches_from_pages(staging.read_bytes(extract_path, ".json"), VALIDATE_CHUNK_ORDERS):
-        skip = set() if reprocess_unchanged else unchanged_orders(engine, batch.orders)
+        unchanged, foreign = stored_state(engine, batch.orders, account_id)
+        skip = set() if reprocess_unchanged else unchanged
         counts["extracted"] += len(batch)
         counts["checked"] += len(batch) - len(skip)
         keys = batch.quarantine_keys()
         batch_keys.update(keys[p] for p in range(len(batch)) if p not in skip)
-        check(batch, keys, skip)
+        check(batch, keys, skip, foreign)
         del batch
         collect_cycles()  # validation (GX) leaves reference cycles
     for entry in rejected_at_extract(staging, extract_path):
@@ -294,7 +322,9 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
             reexamined_keys.append(key)
             reexamined.append(order)
     if reexamined:
-        check(batch_from_orders(reexamined), reexamined_keys, set())  # each stays under the key it is stored by
+        batch = batch_from_orders(reexamined)
+        # each stays under the key it is stored by; one another account has stored meanwhile stays quarantined
+        check(batch, reexamined_keys, set(), stored_state(engine, batch.orders, account_id)[1])
     if kept:
         log.info("%d quarantined orders are not re-examined (their payload is an excerpt or truncated); they stay "
                  "until a newer valid version passes", kept)
@@ -302,10 +332,13 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
     passed -= set(failed)
     released = [key for key in waiting if key in passed]
     with engine.begin() as conn:
-        upsert(conn, channel_amazon_quarantine, list(failed.values()), ["quarantine_key"],
-               ["amazon_order_id", "reasons", "payload", "last_seen_run", "resolved", "resolution"])
+        rows = _own_quarantine_keys(conn, list(failed.values()), account_id)
+        upsert(conn, channel_amazon_quarantine, rows, ["quarantine_key"],
+               ["amazon_order_id", "reasons", "payload", "last_seen_run", "resolved", "resolution"],
+               owner="account_id")
         if released:
-            conn.execute(update(channel_amazon_quarantine).where(q.quarantine_key.in_(released))
+            conn.execute(update(channel_amazon_quarantine)
+                         .where(q.quarantine_key.in_(released), q.account_id == account_id)
                          .values(resolved=True, resolution=f"passed validation in run {run_id}"))
     bad_in_batch = sum(1 for key in batch_keys if key in failed)
     share = bad_in_batch / counts["checked"] if counts["checked"] else 0.0
@@ -321,6 +354,18 @@ def validate_step(engine: Engine, run: Run, extract_path: str, settings: OrderSe
                          f"max_bad_share of {settings.max_bad_share:.0%}; they are in channel_amazon_quarantine. "
                          f"Most common reasons: {summary['top_reasons']}")
     return summary
+
+
+def _own_quarantine_keys(conn, rows: list[dict], account_id: str) -> list[dict]:
+    """The rows, each under a key no other account's quarantine row has: a key another account holds (the same
+    order id quarantined by both) becomes the account's own (account_quarantine_key)."""
+    q = channel_amazon_quarantine.c
+    taken: set[str] = set()
+    for keys in chunked([row["quarantine_key"] for row in rows], IN_LIST):
+        taken.update(conn.execute(select(q.quarantine_key).where(q.quarantine_key.in_(keys),
+                                                                 q.account_id != account_id)).scalars())
+    return [{**row, "quarantine_key": account_quarantine_key(row["quarantine_key"], account_id)}
+            if row["quarantine_key"] in taken else row for row in rows]
 
 
 def data_quality_alert(summary: ValidateSummary) -> dict | None:
@@ -373,7 +418,7 @@ def load_orders_step(engine: Engine, run: Run, transformed_path: str, settings: 
 
     return load_orders(engine, run.staging.read_frame(transformed_path, "orders.parquet"),
                        run.staging.read_frame(transformed_path, "items.parquet"), settings,
-                       run_record(run, extracted) if extracted else None)
+                       run_record(run, extracted) if extracted else None, account_id=run.account_id)
 
 
 def cancel_request_alert(summary: LoadSummary) -> dict | None:
@@ -386,24 +431,28 @@ def cancel_request_alert(summary: LoadSummary) -> dict | None:
 
 # ---- 7./8./9. reconcile_shipments, push_cancellations, push_tracking ---------------------------------------------
 
-def reconcile_step(engine: Engine, carrier_mapping_json: str | None) -> ReconcileSummary:
-    """New Commerce shipments become outbox packages; shipped orders complete; listed packages are confirmed."""
+def reconcile_step(engine: Engine, carrier_mapping_json: str | None, account_id: str = "default") -> ReconcileSummary:
+    """The account's new Commerce shipments become outbox packages; its shipped orders complete; listed packages are
+    confirmed."""
     from .shipping import carrier_mapping, reconcile_shipments
 
     try:
         carriers = carrier_mapping(carrier_mapping_json)
     except ValueError as exc:
         raise NotRetryableError(str(exc)) from None
-    return reconcile_shipments(engine, carriers)
+    return reconcile_shipments(engine, carriers, account_id=account_id)
 
 
-def push_cancellations_step(engine: Engine, client: SpApiClient, task_timeout: timedelta) -> CancelSummary:
-    """Commerce cancellations to Amazon (order-acknowledgement feed): send, then wait for Amazon's results at most
-    CANCEL_BUDGET_SHARE of the task's timeout; feeds not done by then are polled by the next run."""
+def push_cancellations_step(engine: Engine, client: SpApiClient, task_timeout: timedelta,
+                            account_id: str = "default") -> CancelSummary:
+    """The account's Commerce cancellations to Amazon with its client (order-acknowledgement feed): send, then wait
+    for Amazon's results at most CANCEL_BUDGET_SHARE of the task's timeout; feeds not done by then are polled by the
+    next run."""
     from .cancellation import push_cancellations
 
     client.config.deadline = min(client.config.deadline, PUSH_CALL_DEADLINE_S)
-    return push_cancellations(engine, client, time_budget=task_timeout.total_seconds() * CANCEL_BUDGET_SHARE)
+    return push_cancellations(engine, client, time_budget=task_timeout.total_seconds() * CANCEL_BUDGET_SHARE,
+                              account_id=account_id)
 
 
 def cancellation_alert(summary: CancelSummary) -> dict | None:
@@ -415,10 +464,12 @@ def cancellation_alert(summary: CancelSummary) -> dict | None:
             "orders": summary["problems"]}
 
 
-def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta) -> PushSummary:
-    """confirmShipment for each pending package, stopping in time to record every outcome before the task's
-    timeout; one package never waits longer than PUSH_CALL_DEADLINE_S."""
+def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta, account_id: str = "default"
+              ) -> PushSummary:
+    """confirmShipment for each pending package of the account, with its client, stopping in time to record every
+    outcome before the task's timeout; one package never waits longer than PUSH_CALL_DEADLINE_S."""
     from .shipping import push_tracking
 
     client.config.deadline = min(client.config.deadline, PUSH_CALL_DEADLINE_S)
-    return push_tracking(engine, client, time_budget=task_timeout.total_seconds() * PUSH_BUDGET_SHARE)
+    return push_tracking(engine, client, time_budget=task_timeout.total_seconds() * PUSH_BUDGET_SHARE,
+                         account_id=account_id)

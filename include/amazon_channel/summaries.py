@@ -62,6 +62,7 @@ class LoadSummary(TypedDict):
     commerce_orders_canceled: int
     cancel_requests_new: list[str]  # Amazon order ids of buyer cancellation requests first seen now (up to 100)
     cancel_requests_new_count: int
+    orders_of_other_accounts: int  # left out: their order id is stored under another account (see validation)
 
 
 class RunRecord(TypedDict):

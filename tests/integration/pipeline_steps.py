@@ -21,13 +21,15 @@ DAG_ID = "amazon_orders_sync"
 
 
 class Steps:
-    """The DAG's task sequence on real staging and a real database; each run id is one DAG run."""
+    """The DAG's task sequence on real staging and a real database; each run id is one DAG run of the account's DAG
+    (`account_id`, "default" unless given; another account's DAG has its own id and so its own staging)."""
 
-    def __init__(self, engine, staging, client=None):
-        self.engine, self.staging, self.client = engine, staging, client
+    def __init__(self, engine, staging, client=None, account_id: str = "default"):
+        self.engine, self.staging, self.client, self.account_id = engine, staging, client, account_id
+        self.dag_id = DAG_ID if account_id == "default" else f"{DAG_ID}__{account_id}"
 
     def run(self, run_id: str) -> Run:
-        return Run(DAG_ID, run_id, self.staging)
+        return Run(self.dag_id, run_id, self.staging, self.account_id)
 
     def path(self, run_id, step):
         return self.run(run_id).path(step)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -15,26 +13,6 @@ pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 W1 = datetime(2026, 3, 9, 3, tzinfo=UTC)
 
 
-@pytest.fixture
-def receiver(monkeypatch):
-    """A local webhook receiver, set as the `amazon_channel_alerts` connection."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AIRFLOW_CONN_AMAZON_CHANNEL_ALERTS", json.dumps(
-        {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_port}/hooks/ops"}))
-    yield received
-    server.shutdown()
 
 
 @pytest.mark.parametrize("commerce_url", ["sqlite"], indirect=True)

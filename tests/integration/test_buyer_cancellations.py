@@ -18,7 +18,6 @@ from amazon_channel.commerce.schema import (
     sales_order_item,
 )
 from amazon_channel.settings import parse_settings
-from tests.integration import test_alerts
 from tests.integration.commerce_queries import channel_orders, commerce_orders, reservations
 from tests.integration.pipeline_steps import amazon_orders
 from tests.integration.test_commerce_money import US, Amazon, later, load
@@ -26,7 +25,6 @@ from tests.support import table_checksums
 
 pytestmark = [pytest.mark.emulator]
 
-receiver = test_alerts.receiver  # the local webhook receiver fixture, set as the alerts connection
 REQUEST = {"requester": "BUYER", "cancelReason": "Changed mind about purchase"}
 
 

@@ -79,6 +79,9 @@ def test_filters_paging_and_sorting_happen_in_the_database(steps, loaded):
         assert list_orders(conn, OrderFilter(order_number="%"))["total"] == 0  # LIKE wildcards are escaped
 
         choices = filter_choices(conn)
+        assert choices["accounts"] == ["default"]  # no accounts file: every row is the single account's
+        assert list_orders(conn, OrderFilter(account_id="default"))["total"] == len(channel)
+        assert list_orders(conn, OrderFilter(account_id="eu"))["total"] == 0
         assert not set(choices["statuses"]) & set(PENDING_STATUSES)
         marketplace = choices["marketplaces"][0]
         shipped = all_rows(conn, OrderFilter(status="Unshipped", marketplace_id=marketplace))
@@ -121,7 +124,8 @@ def test_blocked_orders_and_sync_health(steps, loaded):
         quarantined = quarantine_count(conn)
     assert blocked and all(b["note"] == f"Cannot create order: product {BLOCKED_SKU} is disabled" for b in blocked)
     channel = channel_orders(steps.engine)
-    assert {h["marketplace_id"] for h in health} == {o["marketplace_id"] for o in channel.values()}
+    assert {(h["account_id"], h["marketplace_id"]) for h in health} == {
+        ("default", o["marketplace_id"]) for o in channel.values()}
     for h in health:
         assert h["last_window_end"] == loaded["window_end"] and h["lag_minutes"] == 30
         ends = [r["window_end"] for r in h["recent_runs"]]  # from the run that first saw the marketplace on

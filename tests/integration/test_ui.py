@@ -145,6 +145,9 @@ MALFORMED_FILTERS = [
     ("page_size=7", "page_size"),
     ("page_size=100000", "page_size"),
     ("total_min=1&total_min=2", "total_min"),
+    ("account=Default", "account"),
+    ("account=us%0A", "account"),
+    ("account=" + "a" * 33, "account"),
 ]
 GRID_PATHS = ["/amazon-orders/", "/amazon-orders/api/orders"]
 
@@ -205,15 +208,18 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         statuses = rows.locator("td.status").all_inner_texts()
         assert statuses and not {"Pending", "PendingAvailability"} & {s.strip() for s in statuses}
         for row in rows.all():
-            status, commerce, note = (row.locator("td").nth(n).inner_text().strip() for n in (2, 5, 9))
+            account, status, commerce, note = (row.locator("td").nth(n).inner_text().strip() for n in (2, 3, 6, 10))
+            assert account == "default"  # no accounts file: the single account
             if status in ("Unshipped", "PartiallyShipped", "Shipped") and "Cannot create order" not in note:
                 assert commerce, f"a {status} order without its Commerce order number"
 
+        assert view.locator("#account-filter option").all_inner_texts() == ["any", "default"]
         view.locator("select[name=status]").select_option("Unshipped")
+        view.locator("#account-filter").select_option("default")
         view.locator("input[name=total_min]").fill("50")
         view.locator("#apply-filters").click()
         frame = next(f for f in page.frames if f != page.main_frame and "/amazon-orders/" in f.url)
-        frame.wait_for_url("**status=Unshipped**")
+        frame.wait_for_url("**account=default**")
         expect(view.locator("#order-count")).to_contain_text("orders")
         filtered = view.locator("#orders tbody td.status").all_inner_texts()
         assert filtered and {s.strip() for s in filtered} == {"Unshipped"}
@@ -223,6 +229,7 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         order_id = first.inner_text()
         first.click()
         expect(view.locator("#order-title")).to_contain_text(order_id)
+        expect(view.locator("#order-account")).to_contain_text("default")
         expect(view.locator("#items tbody tr").first).to_be_visible()
         expect(view.locator("#commerce-order")).to_contain_text("#")
         page.screenshot(path=SCREENSHOTS / "03-order-detail.png", full_page=True)
@@ -241,6 +248,7 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         page.screenshot(path=SCREENSHOTS / "05-blocked.png")
         view.get_by_role("link", name="Sync health").click()
         expect(view.locator("#health svg.chart").first).to_be_visible()
+        assert set(view.locator("#health td.account").all_inner_texts()) == {"default"}
         page.screenshot(path=SCREENSHOTS / "06-sync-health.png")
         browser.close()
     assert len(list(SCREENSHOTS.glob("0*.png"))) >= 6

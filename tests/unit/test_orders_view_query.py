@@ -58,6 +58,12 @@ MALFORMED = [
     ("page_size=100000", "page_size", "one of 25, 50, 100, 200"),
     ("total_min=1&total_min=2", "total_min", "given more than once"),
     ("sort=status&sort=buyer_name", "sort", "given more than once"),
+    ("account=US", "account", "must be an account id"),  # ids are lower case, as the accounts file declares them
+    ("account=-us", "account", "must be an account id"),
+    ("account=us%20east", "account", "must be an account id"),
+    ("account=" + "a" * 33, "account", "must be an account id"),
+    ("account=us%00", "account", "must be an account id"),
+    ("account=us&account=eu", "account", "given more than once"),
 ]
 
 
@@ -86,7 +92,7 @@ def test_a_bad_page_is_refused_at_once():
 def test_no_parameters_and_empty_ones_mean_the_defaults():
     # Act
     for query in ("", "purchased_from=&purchased_to=&order_number=&buyer_name=&total_min=&total_max=&status="
-                      "&marketplace_id=&sort=&dir=&page=&page_size=", "order_number=++&buyer_name=%09"):
+                      "&marketplace_id=&account=&sort=&dir=&page=&page_size=", "order_number=++&buyer_name=%09"):
         parsed = parse_grid_query(QueryParams(query))
 
         # Assert
@@ -99,7 +105,7 @@ def test_values_at_the_edges_are_accepted():
     parsed = parse_grid_query(QueryParams(
         "purchased_from=1000-01-01&purchased_to=9999-12-30&order_number=+171-123%25&buyer_name=" + "é" * 255
         + "&total_min=-9999999999999999.9999&total_max=1.50000000&status=Unshipped&marketplace_id=A1PA6795UKMFR9"
-        + "&sort=grand_total&dir=asc&page=1000000000&page_size=200&unrelated=kept"))
+        + "&account=a" + "_-9" * 10 + "z&sort=grand_total&dir=asc&page=1000000000&page_size=200&unrelated=kept"))
 
     # Assert
     f = parsed.filters
@@ -107,6 +113,7 @@ def test_values_at_the_edges_are_accepted():
     assert (f.order_number, f.buyer_name) == ("171-123%", "é" * 255)
     assert (f.total_min, f.total_max) == (Decimal("-9999999999999999.9999"), Decimal("1.5000"))
     assert (f.status, f.marketplace_id) == ("Unshipped", "A1PA6795UKMFR9")
+    assert f.account_id == "a" + "_-9" * 10 + "z"  # 32 characters: the longest id
     assert (parsed.sort, parsed.descending, parsed.page, parsed.page_size) == ("grand_total", False, 10**9, 200)
 
 

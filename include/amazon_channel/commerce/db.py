@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
-from sqlalchemy import Select, Table, case, create_engine, event
+from sqlalchemy import Select, Table, and_, case, create_engine, event
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
 
 BATCH_ROWS = 5000
+LOCK_CONFLICT_ATTEMPTS = 4  # a transaction the database aborted for another one's sake is run again this often
+_PG_LOCK_CONFLICTS = {"40P01", "40001", "55P03"}  # deadlock, serialization failure, lock not available
+_MYSQL_LOCK_CONFLICTS = {1213, 1205}  # deadlock found, lock wait timeout exceeded
+
+log = logging.getLogger(__name__)
 
 
 def commerce_engine(url: str) -> Engine:
@@ -27,6 +38,32 @@ def commerce_engine(url: str) -> Engine:
     if url.startswith("postgresql+psycopg2"):
         return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch")
     return create_engine(url, pool_pre_ping=True)
+
+
+def lock_conflict(exc: BaseException) -> bool:
+    """The database aborted the transaction because of a concurrent one (a deadlock or a lock wait timeout): running
+    it again is safe and usually succeeds. Anything else is not retried."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) in _PG_LOCK_CONFLICTS:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _MYSQL_LOCK_CONFLICTS
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = LOCK_CONFLICT_ATTEMPTS) -> T:
+    """`work(conn)` in one transaction, run again from the start when the database aborts it for a concurrent
+    transaction (two accounts loading into one Commerce DB at once); SQLite waits on its busy timeout instead."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt == attempts or not lock_conflict(exc):
+                raise
+            log.warning("transaction aborted by a concurrent one (%s); running it again (%d of %d)",
+                        type(exc.orig).__name__, attempt + 1, attempts)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 # Rows to write: a list of dicts, or the same by column (column name -> its values, all lists as long), which is what
@@ -54,31 +91,33 @@ def _insert(conn: Connection, table: Table):
 
 
 def upsert(conn: Connection, table: Table, rows: Rows, keys: Sequence[str], update: Sequence[str],
-           newer: str | None = None) -> None:
+           newer: str | None = None, owner: str | None = None) -> None:
     """Insert rows, or update `update` columns of the existing row with the same `keys`.
 
     With `newer`, an existing row is only updated when the incoming `newer` value is not older than the stored
-    one, so a late re-run of an old window never overwrites fresher data.
+    one, so a late re-run of an old window never overwrites fresher data. With `owner` (a column such as
+    account_id), an existing row is only updated when it has the incoming row's owner: one account never
+    rewrites another's rows, even when both write the same key at once.
     """
     columns = _by_column(rows)
     if not _row_count(columns):
         return
     if conn.dialect.name == "postgresql":
-        return _pg_copy_merge(conn, table, columns, keys, update, newer)
+        return _pg_copy_merge(conn, table, columns, keys, update, newer, owner)
     stmt = _insert(conn, table)
+    new = stmt.inserted if conn.dialect.name == "mysql" else stmt.excluded
+    guards = ([table.c[newer] <= new[newer]] if newer else []) + ([table.c[owner] == new[owner]] if owner else [])
+    allowed = and_(*guards) if guards else None
     if conn.dialect.name == "mysql":
-        new = stmt.inserted
-        if newer:
-            fresher = table.c[newer] <= new[newer]
-            values = {c: _if(fresher, new[c], table.c[c]) for c in update if c != newer}
-            values[newer] = _if(fresher, new[newer], table.c[newer])  # last: MySQL assigns left to right
+        if allowed is not None:
+            values = {c: _if(allowed, new[c], table.c[c]) for c in update if c not in (newer, owner)}
+            if newer:
+                values[newer] = _if(allowed, new[newer], table.c[newer])  # last: MySQL assigns left to right
         else:
             values = {c: new[c] for c in update}
         stmt = stmt.on_duplicate_key_update(**values)
     else:
-        new = stmt.excluded
-        where = (table.c[newer] <= new[newer]) if newer else None
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: new[c] for c in update}, where=where)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: new[c] for c in update}, where=allowed)
     for chunk in _chunks(columns, BATCH_ROWS):
         _execute_many(conn, table, stmt, chunk)
 
@@ -179,7 +218,7 @@ def copy_missing(conn: Connection, table: Table, query: Select, columns: Sequenc
 
 
 def _pg_copy_merge(conn: Connection, table: Table, columns: dict[str, list], keys: Sequence[str],
-                   update: Sequence[str] | None, newer: str | None) -> None:
+                   update: Sequence[str] | None, newer: str | None, owner: str | None = None) -> None:
     """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT. Row-by-row
     statements cost about 60 µs a row here; this runs near COPY speed. Same semantics as the generic path."""
     import csv
@@ -200,8 +239,10 @@ def _pg_copy_merge(conn: Connection, table: Table, columns: dict[str, list], key
     conflict = ", ".join(f'"{k}"' for k in keys)
     if update:
         action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
-        if newer:
-            action += f' WHERE "{table.name}"."{newer}" <= EXCLUDED."{newer}"'
+        guards = ([f'"{table.name}"."{newer}" <= EXCLUDED."{newer}"'] if newer else []) + (
+            [f'"{table.name}"."{owner}" = EXCLUDED."{owner}"'] if owner else [])
+        if guards:
+            action += " WHERE " + " AND ".join(guards)
     else:
         action = "DO NOTHING"
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {temp} '

@@ -21,7 +21,7 @@ from ..rules import CURRENCY_DECIMALS, NOT_SHARED, PENDING_STATUSES, buyer_ident
 from ..settings import OrderSettings
 from ..summaries import CustomersSummary, LoadSummary, RunRecord
 from ..timeutil import parse_iso, utcnow
-from .db import copy_missing, insert_missing, upsert
+from .db import copy_missing, in_transaction, insert_missing, upsert
 from .notes import add_history, note_once, set_notes, unrecorded
 from .schema import (
     CHANNEL_ITEM_AMOUNTS,
@@ -67,6 +67,7 @@ ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered
 ORDER_MONEY = ["subtotal", "grand_total", "delivery_tip"]
 ITEM_MONEY = ["unit_price", *CHANNEL_ITEM_AMOUNTS]
 ZERO = Decimal(0)
+DEFAULT_ACCOUNT = "default"  # the implicit account of a deployment without an accounts file
 MAX_LISTED_REQUESTS = 100  # new buyer cancellation requests named in the load summary (all are counted)
 
 
@@ -116,25 +117,30 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
     wants = orders["marketplace_id"].map(lambda mp: modes[mp].customer_mode == "create" and modes[mp].import_enabled)
     eligible = orders[wants.astype(bool) & orders["commerce_state"].isin(["processing", "complete"])
                       & ~orders["email_is_placeholder"]].copy()
-    with engine.begin() as conn:
+
+    def load(conn: Connection) -> CustomersSummary:
         websites = store_websites(conn)
-        eligible["website_id"] = _store_ids(eligible, settings).map(websites)
-        unknown = eligible["website_id"].isna()
-        if unknown.any():
+        website_ids = _store_ids(eligible, settings).map(websites)
+        if website_ids.isna().any():
             raise ValueError("Order Settings name a store_id that is not in the store table")
-        eligible = eligible.sort_values("purchase_date").drop_duplicates(["buyer_email", "website_id"])
-        customers = pd.DataFrame({"email": eligible["buyer_email"], "website_id": eligible["website_id"].astype(int),
-                                  "firstname": eligible["firstname"], "lastname": eligible["lastname"],
-                                  "created_at": eligible["purchase_date"]})
+        buyers = eligible.assign(website_id=website_ids).sort_values("purchase_date").drop_duplicates(
+            ["buyer_email", "website_id"])
+        customers = pd.DataFrame({"email": buyers["buyer_email"], "website_id": buyers["website_id"].astype(int),
+                                  "firstname": buyers["firstname"], "lastname": buyers["lastname"],
+                                  "created_at": buyers["purchase_date"]})
         before = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one()
         _insert_frame(conn, customer_entity, customers, ["email", "website_id"])
         created = conn.execute(select(func.count()).select_from(customer_entity)).scalar_one() - before
-    return {"customers_considered": len(customers), "customers_created": created}
+        return {"customers_considered": len(customers), "customers_created": created}
+
+    return in_transaction(engine, load)  # another account's load may insert customers at the same time
 
 
 def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings,
-                run: RunRecord | None = None) -> LoadSummary:
-    """With `run`, this run's row per marketplace is recorded for the sync health view."""
+                run: RunRecord | None = None, account_id: str = DEFAULT_ACCOUNT) -> LoadSummary:
+    """The batch of account `account_id` (its Order Settings): every row written carries the account, and every
+    set-based step below acts on that account's orders only. With `run`, this run's row per marketplace is recorded
+    for the sync health view."""
     seen = orders["marketplace_id"].value_counts()
     # FBA orders are not imported until Amazon ships them (workflow.md, FBA step 2); shipping updates their
     # last-updated time, so a later window brings them back.
@@ -142,66 +148,97 @@ def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, setti
     orders = orders[~waiting_fba]
     items = items[items["amazon_order_id"].isin(orders["amazon_order_id"])]
     now = utcnow()
-    with engine.begin() as conn:
-        upserted = _upsert_channel(conn, orders, items, settings)
-        _reserve_pending(conn, settings)
-        created, blocked = _create_commerce_orders(conn, settings, now)
-        _cancel_items(conn)
-        canceled = _cancel_orders(conn, now)
-        new_requests = _note_cancel_requests(conn, now)
-        _note_amount_changes(conn, now)
+
+    def load(conn: Connection):
+        upserted, foreign = _upsert_channel(conn, orders, items, settings, account_id)
+        _reserve_pending(conn, settings, account_id)
+        created, blocked = _create_commerce_orders(conn, settings, now, account_id)
+        _cancel_items(conn, account_id)
+        canceled = _cancel_orders(conn, now, account_id)
+        new_requests = _note_cancel_requests(conn, now, account_id)
+        _note_amount_changes(conn, now, account_id)
         if run is not None:
-            _record_run(conn, run, seen, created, blocked, now)
+            _record_run(conn, run, seen, created, blocked, now, account_id)
+        return upserted, foreign, created, blocked, canceled, new_requests
+
+    # Two accounts' loads may run at once on one Commerce DB: a transaction the database aborts for the other's sake
+    # (a deadlock) is run again whole.
+    upserted, foreign, created, blocked, canceled, new_requests = in_transaction(engine, load)
+    if foreign:
+        log.warning("load_orders: %d orders of this batch belong to another account and were not written (the next "
+                    "validation quarantines them)", foreign)
     summary: LoadSummary = {
         "channel_orders_upserted": int(upserted), "fba_orders_not_shipped_yet": int(waiting_fba.sum()),
         "commerce_orders_created": int(created.sum()), "orders_blocked": int(blocked.sum()),
         "commerce_orders_canceled": int(canceled), "cancel_requests_new": new_requests[:MAX_LISTED_REQUESTS],
-        "cancel_requests_new_count": len(new_requests)}
+        "cancel_requests_new_count": len(new_requests), "orders_of_other_accounts": int(foreign)}
     log.info("load_orders: %s", summary)
     return summary
 
 
 def _record_run(conn: Connection, run: RunRecord, seen: pd.Series, created: pd.Series, blocked: pd.Series,
-                now) -> None:
-    """One row per marketplace the channel knows, so a quiet hour still counts as a successful window."""
-    known = set(conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars()) | set(seen.index)
-    rows = [{"run_id": run["run_id"], "marketplace_id": mp, "window_start": parse_iso(run["window_start"]),
+                now, account_id: str) -> None:
+    """One row per marketplace the account's channel orders know, so a quiet hour still counts as a successful
+    window."""
+    known = set(_known_marketplaces(conn, account_id)) | set(seen.index)
+    rows = [{"account_id": account_id, "run_id": run["run_id"], "marketplace_id": mp,
+             "window_start": parse_iso(run["window_start"]),
              "window_end": parse_iso(run["window_end"]), "orders_seen": int(seen.get(mp, 0)),
              "commerce_orders_created": int(created.get(mp, 0)), "orders_blocked": int(blocked.get(mp, 0)),
              "api_calls": int(run.get("api_calls", 0)), "throttled": int(run.get("throttled", 0)),
              "finished_at": now} for mp in sorted(known)]
-    upsert(conn, channel_amazon_sync_run, rows, ["run_id", "marketplace_id"],
+    upsert(conn, channel_amazon_sync_run, rows, ["account_id", "run_id", "marketplace_id"],
            ["window_start", "window_end", "orders_seen", "commerce_orders_created", "orders_blocked", "api_calls",
             "throttled", "finished_at"])
 
 
-def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings) -> int:
+def owners(conn: Connection, order_ids: list[str]) -> dict[str, str]:
+    """The account each of these Amazon order ids is stored under (ids the channel does not hold are left out)."""
+    return _lookup(conn, channel_amazon_order.c.amazon_order_id, channel_amazon_order.c.account_id, order_ids)
+
+
+def _upsert_channel(conn: Connection, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings,
+                    account_id: str) -> tuple[int, int]:
+    """The batch into the channel tables under the account; returns (orders written, orders left out because
+    another account holds their id). Validation quarantines such orders; one that got past it (the other account
+    stored it meanwhile) is left out here, and the guarded upserts keep a concurrent write from rewriting it."""
+    held = owners(conn, list(orders["amazon_order_id"]))
+    foreign = orders["amazon_order_id"].isin([order for order, owner in held.items() if owner != account_id])
+    orders = orders[~foreign].assign(account_id=account_id)
+    items = items[items["amazon_order_id"].isin(orders["amazon_order_id"])].assign(account_id=account_id)
     keep = ["sales_order_id", "sales_order_increment_id", "note", "amazon_order_id"]
     for part in chunked(orders.assign(store_id=_store_ids(orders, settings)), FRAME_ROWS):
-        upsert(conn, channel_amazon_order, _columns(_with_money(part, ORDER_MONEY), ORDER_COLUMNS),
-               ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep], newer="last_updated")
+        upsert(conn, channel_amazon_order, _columns(_with_money(part, ORDER_MONEY), [*ORDER_COLUMNS, "account_id"]),
+               ["amazon_order_id"], [c for c in ORDER_COLUMNS if c not in keep], newer="last_updated",
+               owner="account_id")
     for part in chunked(items, FRAME_ROWS):
-        upsert(conn, channel_amazon_order_item, _columns(_with_money(part, ITEM_MONEY), ITEM_COLUMNS),
+        upsert(conn, channel_amazon_order_item, _columns(_with_money(part, ITEM_MONEY), [*ITEM_COLUMNS, "account_id"]),
                ["amazon_order_id", "order_item_id"],
-               [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated")
-    return len(orders)
+               [c for c in ITEM_COLUMNS if c not in ("amazon_order_id", "order_item_id")], newer="last_updated",
+               owner="account_id")
+    return len(orders), int(foreign.sum())
 
 
-def _marketplaces(conn: Connection, settings: OrderSettings, want) -> list[str]:
-    known = conn.execute(select(channel_amazon_order.c.marketplace_id).distinct()).scalars().all()
-    return [mp for mp in known if want(settings.for_marketplace(mp))]
+def _known_marketplaces(conn: Connection, account_id: str) -> list[str]:
+    o = channel_amazon_order.c
+    return conn.execute(select(o.marketplace_id).where(o.account_id == account_id).distinct()).scalars().all()
 
 
-def _needs_commerce_order(conn: Connection, settings: OrderSettings):
-    """Channel orders that should have a Commerce order under the settings and have none yet."""
-    enabled = _marketplaces(conn, settings, lambda s: s.import_enabled)
-    fba = _marketplaces(conn, settings, lambda s: s.import_enabled and s.fba_create_order)
-    return and_(channel_amazon_order.c.sales_order_id.is_(None), due_for_commerce_order(enabled, fba))
+def _marketplaces(conn: Connection, settings: OrderSettings, want, account_id: str) -> list[str]:
+    return [mp for mp in _known_marketplaces(conn, account_id) if want(settings.for_marketplace(mp))]
 
 
-def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
-    """Reserve stock for Pending merchant orders where the settings ask for it."""
-    reserving = _marketplaces(conn, settings, lambda s: s.import_enabled and s.reserve_pending_stock)
+def _needs_commerce_order(conn: Connection, settings: OrderSettings, account_id: str):
+    """The account's channel orders that should have a Commerce order under its settings and have none yet."""
+    enabled = _marketplaces(conn, settings, lambda s: s.import_enabled, account_id)
+    fba = _marketplaces(conn, settings, lambda s: s.import_enabled and s.fba_create_order, account_id)
+    o = channel_amazon_order.c
+    return and_(o.account_id == account_id, o.sales_order_id.is_(None), due_for_commerce_order(enabled, fba))
+
+
+def _reserve_pending(conn: Connection, settings: OrderSettings, account_id: str) -> None:
+    """Reserve stock for the account's Pending merchant orders where its settings ask for it."""
+    reserving = _marketplaces(conn, settings, lambda s: s.import_enabled and s.reserve_pending_stock, account_id)
     if not reserving:
         return
     o, i, p = channel_amazon_order.c, channel_amazon_order_item.c, catalog_product.c
@@ -209,19 +246,20 @@ def _reserve_pending(conn: Connection, settings: OrderSettings) -> None:
         select(i.amazon_order_id.label("ext_order_id"), i.sku, (-i.qty_ordered).label("quantity"))
         .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id)
         .join(catalog_product, p.sku == i.sku)
-        .where(o.status.in_(PENDING_STATUSES), o.fulfillment_channel == "MFN", o.marketplace_id.in_(reserving),
-               p.manage_stock.is_(True))).mappings().all()
+        .where(o.account_id == account_id, o.status.in_(PENDING_STATUSES), o.fulfillment_channel == "MFN",
+               o.marketplace_id.in_(reserving), p.manage_stock.is_(True))).mappings().all()
     insert_missing(conn, inventory_reservation, [{**r, "event": "order_placed"} for r in rows],
                    ["ext_order_id", "sku", "event"])
 
 
-def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> tuple[pd.Series, pd.Series]:
+def _create_commerce_orders(conn: Connection, settings: OrderSettings, now, account_id: str
+                            ) -> tuple[pd.Series, pd.Series]:
     """Create what can be created; returns orders created and blocked, counted per marketplace.
 
     Orders are numbered oldest first (purchase date, then Amazon order id) within each store, so a re-run or
     another database numbers the same orders the same way.
     """
-    pending = _needs_commerce_order(conn, settings)
+    pending = _needs_commerce_order(conn, settings, account_id)
     candidates = _frame(conn, select(*(channel_amazon_order.c[c] for c in CANDIDATE_COLUMNS)).where(pending))
     none = pd.Series(dtype=int)
     if candidates.empty:
@@ -246,7 +284,7 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
     order_lines = lines[lines["amazon_order_id"].isin(ok["amazon_order_id"])]
     buyer = _buyer(ok)
 
-    sales = _sales_order_rows(ok, order_lines, totals, buyer, mp_settings)
+    sales = _sales_order_rows(ok, order_lines, totals, buyer, mp_settings).assign(amazon_account_id=account_id)
     _insert_frame(conn, sales_order, sales, ["ext_order_id"])
     entity = _lookup(conn, sales_order.c.ext_order_id, sales_order.c.entity_id, list(ok["amazon_order_id"]))
     _insert_frame(conn, sales_order_item, _sales_order_item_rows(conn, order_lines, entity),
@@ -255,10 +293,13 @@ def _create_commerce_orders(conn: Connection, settings: OrderSettings, now) -> t
                   ["parent_id", "address_type"])
     _insert_frame(conn, inventory_reservation, _reservation_rows(conn, order_lines), ["ext_order_id", "sku", "event"])
     # This load's orders have the ids from the first to the last it created: the statements below find them by that
-    # range (no id lists, planned alike on every database). Another order in the range can only be one a concurrent
-    # load of this code created, due the same rows; the unique keys keep them to one.
+    # range and the account (no id lists, planned alike on every database). Another account's load running at the
+    # same time may number its orders inside the range; the account leaves them out. Another order of this account
+    # in the range can only be one a concurrent load of the same account created, due the same rows; the unique
+    # keys keep them to one.
     order_ids = ok["amazon_order_id"].map(entity).astype(int)
-    created = and_(sales_order.c.entity_id >= int(order_ids.min()), sales_order.c.entity_id <= int(order_ids.max()))
+    created = and_(sales_order.c.entity_id >= int(order_ids.min()), sales_order.c.entity_id <= int(order_ids.max()),
+                   sales_order.c.amazon_account_id == account_id)
     _record_payment(conn, ok, sales, order_ids, created)
     _link_channel_orders(conn, ok, created, now)
     return ok["marketplace_id"].value_counts(), blocked
@@ -277,10 +318,13 @@ LINE_SOURCE_AMOUNTS = [c for c in LINE_SOURCE if c in CHANNEL_ITEM_AMOUNTS]
 
 
 def _candidate_lines(conn: Connection, pending) -> pd.DataFrame:
-    """The channel items of the candidate orders, with their order's fulfillment channel and purchase date."""
+    """The channel items of the candidate orders, with their order's fulfillment channel and purchase date; in a
+    fixed order, which the Commerce items' ids follow (a query plan's order changes with the indexes and the rows a
+    rolled-back load left behind)."""
     o, i = channel_amazon_order.c, channel_amazon_order_item.c
     return _frame(conn, select(*(i[c] for c in LINE_SOURCE), o.fulfillment_channel, o.purchase_date)
-                  .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending))
+                  .join(channel_amazon_order, o.amazon_order_id == i.amazon_order_id).where(pending)
+                  .order_by(i.amazon_order_id, i.order_item_id))
 
 
 def _buyer(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -494,9 +538,12 @@ def _lookup(conn: Connection, key_column, value_column, keys: list) -> dict:
 def _blocking_reasons(conn: Connection, candidates: pd.DataFrame, lines: pd.DataFrame, pending) -> pd.Series:
     """Why some candidate orders cannot become Commerce orders yet: amazon_order_id -> note."""
     p = catalog_product.c
-    products = pd.DataFrame(conn.execute(select(p.sku, p.enabled, p.qty, p.manage_stock)
-                                         .where(p.sku.in_(list(lines["sku"].unique())))).mappings().all(),
-                            columns=["sku", "enabled", "qty", "manage_stock"])
+    query = select(p.sku, p.enabled, p.qty, p.manage_stock).where(p.sku.in_(list(lines["sku"].unique())))
+    if conn.dialect.name != "sqlite":  # SQLite has one writer at a time already
+        # Another account's load selling these SKUs holds their rows until it commits; this one then counts its
+        # reservations. Locked in SKU order, so two loads take them in the same order.
+        query = query.order_by(p.sku).with_for_update()
+    products = pd.DataFrame(conn.execute(query).mappings().all(), columns=["sku", "enabled", "qty", "manage_stock"])
     line = lines.merge(products, on="sku", how="left")
     reason = pd.Series(pd.NA, index=line.index, dtype="string")
     reason[line["enabled"].isna()] = "Cannot create order: SKU " + line["sku"] + " not in catalog"
@@ -505,8 +552,11 @@ def _blocking_reasons(conn: Connection, candidates: pd.DataFrame, lines: pd.Data
     # Stock: what the catalog holds minus what other orders reserved, handed out oldest order first.
     r = inventory_reservation.c
     others = select(channel_amazon_order.c.amazon_order_id).where(pending)
-    reserved = dict(conn.execute(select(r.sku, func.sum(r.quantity)).where(
-        r.sku.in_(list(products["sku"])), r.ext_order_id.not_in(others)).group_by(r.sku)).all())
+    query = select(r.sku, func.sum(r.quantity)).where(
+        r.sku.in_(list(products["sku"])), r.ext_order_id.not_in(others)).group_by(r.sku)
+    if conn.dialect.name == "mysql":  # a locking read sees what was committed after this transaction's snapshot
+        query = query.with_for_update(read=True)
+    reserved = dict(conn.execute(query).all())
     stocked = line["fulfillment_channel"].eq("MFN") & line["manage_stock"].eq(True) & reason.isna()
     salable = line["qty"].astype(float) + line["sku"].map(reserved).fillna(0).astype(float)
     demand = line[stocked].sort_values(["purchase_date", "amazon_order_id"]).groupby("sku")["qty_ordered"].cumsum()
@@ -560,7 +610,7 @@ def _customer_ids(conn: Connection, ok: pd.DataFrame, mp_settings: dict, website
     return ids
 
 
-def _cancel_orders(conn: Connection, now) -> int:
+def _cancel_orders(conn: Connection, now, account_id: str) -> int:
     """Amazon canceled before shipment: release every reservation the order held, and in Commerce refund an invoiced
     order whole with a credit memo (it ends closed, as Magento closes a fully refunded order); an order created
     before orders were invoiced is canceled."""
@@ -568,7 +618,7 @@ def _cancel_orders(conn: Connection, now) -> int:
     to_cancel = conn.execute(select(so.entity_id, o.last_updated, so.increment_id, so.total_invoiced,
                                     so.order_currency_code, o.amazon_order_id).join(
         channel_amazon_order, o.sales_order_id == so.entity_id).where(
-        o.status == "Canceled", so.state.not_in(["canceled", "complete", "closed"]))).all()
+        o.account_id == account_id, o.status == "Canceled", so.state.not_in(["canceled", "complete", "closed"]))).all()
     invoiced = [row for row in to_cancel if row.total_invoiced is not None]
     uninvoiced = [row for row in to_cancel if row.total_invoiced is None]
     if uninvoiced:
@@ -582,15 +632,17 @@ def _cancel_orders(conn: Connection, now) -> int:
     notes.update({row.amazon_order_id: f"Canceled by Amazon; Commerce order #{row.increment_id} closed, credit memo "
                                        f"#{row.increment_id} refunded {_refunded_text(row)}" for row in invoiced})
     set_notes(conn, notes, now)
-    release_canceled_reservations(conn)
+    release_canceled_reservations(conn, account_id)
     return len(to_cancel)
 
 
-def release_canceled_reservations(conn: Connection) -> None:
-    """Every reservation a Canceled channel order still holds is given back, once (an `order_canceled` row per SKU)."""
+def release_canceled_reservations(conn: Connection, account_id: str = DEFAULT_ACCOUNT) -> None:
+    """Every reservation a Canceled channel order of the account still holds is given back, once (an
+    `order_canceled` row per SKU)."""
     o, r = channel_amazon_order.c, inventory_reservation.c
     held = conn.execute(select(r.ext_order_id, r.sku, func.sum(r.quantity)).join(
-        channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.status == "Canceled")
+        channel_amazon_order, o.amazon_order_id == r.ext_order_id).where(o.account_id == account_id,
+                                                                         o.status == "Canceled")
         .group_by(r.ext_order_id, r.sku).having(func.sum(r.quantity) < 0)).all()
     insert_missing(conn, inventory_reservation, [
         {"ext_order_id": e, "sku": s, "quantity": -q, "event": "order_canceled"} for e, s, q in held],
@@ -600,7 +652,7 @@ def release_canceled_reservations(conn: Connection) -> None:
 ITEMS_CANCELED_EVENT = "order_items_canceled"  # the reservation released for items Amazon cancelled
 
 
-def _cancel_items(conn: Connection) -> None:
+def _cancel_items(conn: Connection, account_id: str) -> None:
     """Items Amazon cancelled in an order it has not cancelled whole: the Commerce items record the cancelled units,
     and one reservation per order and SKU (ITEMS_CANCELED_EVENT, kept at the cancelled units, at most what the order
     reserved) gives them back; re-runs leave both as they are. A whole cancellation later releases the rest
@@ -610,13 +662,14 @@ def _cancel_items(conn: Connection) -> None:
     changed = conn.execute(select(soi.item_id, i.qty_canceled).select_from(channel_amazon_order_item).join(
         channel_amazon_order, o.amazon_order_id == i.amazon_order_id).join(
         sales_order_item, and_(soi.order_id == o.sales_order_id, soi.ext_order_item_id == i.order_item_id)).where(
-        i.qty_canceled > 0, soi.qty_canceled != i.qty_canceled)).all()
+        i.account_id == account_id, i.qty_canceled > 0, soi.qty_canceled != i.qty_canceled)).all()
     if changed:
         conn.execute(update(sales_order_item).where(soi.item_id == bindparam("b_id")).values(
             qty_canceled=bindparam("b_qty")), [{"b_id": item, "b_qty": qty} for item, qty in changed])
     whole = select(o.amazon_order_id).where(o.amazon_order_id == i.amazon_order_id, o.status == "Canceled").exists()
     units = {(order, sku): int(n) for order, sku, n in conn.execute(
-        select(i.amazon_order_id, i.sku, func.sum(i.qty_canceled)).where(i.qty_canceled > 0, ~whole)
+        select(i.amazon_order_id, i.sku, func.sum(i.qty_canceled)).where(i.account_id == account_id, i.qty_canceled > 0,
+                                                                       ~whole)
         .group_by(i.amazon_order_id, i.sku))}
     reserved: dict[tuple[str, str, str], Decimal] = {}
     for ids in chunked(sorted({order for order, _ in units}), IN_LIST):
@@ -635,13 +688,14 @@ CANCEL_REQUEST_NOTE = ("Buyer asked Amazon to cancel: ", "; packages are held un
                                                          "or release the hold")
 
 
-def _note_cancel_requests(conn: Connection, now) -> list[str]:
+def _note_cancel_requests(conn: Connection, now, account_id: str) -> list[str]:
     """Open buyer cancellation requests on orders that have their Commerce order (the one staff could ship; a
     blocked order keeps its note saying why, and is noted once created) get their note once (a later run seeing the
     same request adds none); the ids of those noted now, for the load summary and its alert."""
     o = channel_amazon_order.c
     open_requests = conn.execute(select(o.amazon_order_id, o.cancel_request_reason)
-                                 .where(o.cancel_requested.is_(True), o.sales_order_id.is_not(None))).all()
+                                 .where(o.account_id == account_id, o.cancel_requested.is_(True),
+                                        o.sales_order_id.is_not(None))).all()
     notes = unrecorded(conn, {oid: f"{CANCEL_REQUEST_NOTE[0]}{reason or 'no reason given'}{CANCEL_REQUEST_NOTE[1]}"
                               for oid, reason in open_requests})
     note_once(conn, notes, now)
@@ -688,7 +742,7 @@ def refund_orders(conn: Connection, orders: list, why: str) -> None:
     _insert_frame(conn, sales_order_status_history, history, ["parent_id", "entity_name"])
 
 
-def _note_amount_changes(conn: Connection, now) -> None:
+def _note_amount_changes(conn: Connection, now, account_id: str) -> None:
     """Amazon changed the amounts of an order that has its Commerce order (a price adjustment before shipment): the
     channel tables already hold the new figures; the Commerce order, invoiced, is left as it is and the change
     noted, once per change (a later run seeing the same figures adds nothing). One query over the linked orders:
@@ -696,7 +750,7 @@ def _note_amount_changes(conn: Connection, now) -> None:
     o, so = channel_amazon_order.c, sales_order.c
     changed = conn.execute(select(o.amazon_order_id, so.grand_total, o.grand_total, o.currency, so.increment_id)
                            .join(sales_order, so.entity_id == o.sales_order_id)
-                           .where(o.status != "Canceled", o.grand_total.is_not(None),
+                           .where(o.account_id == account_id, o.status != "Canceled", o.grand_total.is_not(None),
                                   o.grand_total != so.grand_total)).all()
     note_once(conn, {oid: f"Amazon changed the amounts: grand total {money_text(invoiced, currency)} in Commerce "
                           f"order #{number}, now {money_text(amazon, currency)} at Amazon; the invoiced order is not "

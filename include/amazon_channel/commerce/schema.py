@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
@@ -181,6 +181,7 @@ sales_order = Table(
     Column("base_to_order_rate", Money),  # 1: Amazon's amounts are the base amounts
     *_amounts(["total_invoiced", "total_paid", "total_refunded"], required=False),
     Column("customer_taxvat", String(128)),  # the buyer's tax registration, "<type> <number>" (Amazon Business)
+    Column("amazon_account_id", String(64)),  # the channel account the Amazon order came from
     Column("total_qty_ordered", Integer, nullable=False),
     Column("ext_order_id", String(64), nullable=False, unique=True),
     Column("send_email", Boolean, nullable=False, default=False),  # channel orders: Amazon notifies the buyer
@@ -335,6 +336,7 @@ channel_amazon_order = Table(
     "channel_amazon_order", metadata,
     _id("id"),
     Column("amazon_order_id", String(32), nullable=False, unique=True),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("marketplace_id", String(32), nullable=False),
     Column("store_id", Integer),
     Column("status", String(32), nullable=False),
@@ -373,6 +375,7 @@ channel_amazon_order = Table(
     Column("hold_released_at", UtcDateTime),
     Index("ix_channel_order_status", "status", "sales_order_id"),
     Index("ix_channel_order_purchase", "purchase_date"),  # the Orders view's default sort
+    Index("ix_channel_order_account", "account_id", "marketplace_id"),  # each account's orders and marketplaces
     **TABLE_OPTIONS)
 
 channel_amazon_order_note = Table(  # every note an order has had, for the Orders view's history
@@ -393,6 +396,7 @@ channel_amazon_order_item = Table(
     "channel_amazon_order_item", metadata,
     _id("id"),
     Column("amazon_order_id", String(32), nullable=False),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("order_item_id", String(64), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("title", String(1024)),
@@ -421,6 +425,7 @@ channel_amazon_quarantine = Table(
     "channel_amazon_quarantine", metadata,
     _id("id"),
     Column("quarantine_key", String(64), nullable=False, unique=True),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("amazon_order_id", String(64)),
     Column("reasons", Text, nullable=False),
     Column("payload", Text, nullable=False),
@@ -436,6 +441,7 @@ channel_amazon_package = Table(
     "channel_amazon_package", metadata,
     _id("id"),
     Column("amazon_order_id", String(32), nullable=False),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("marketplace_id", String(32), nullable=False),
     Column("shipment_id", Integer, ForeignKey("sales_shipment.entity_id"), nullable=False),
     Column("track_id", Integer, ForeignKey("sales_shipment_track.entity_id"), nullable=False),
@@ -460,6 +466,7 @@ channel_amazon_cancellation = Table(  # outbox: Commerce cancellations sent by t
     "channel_amazon_cancellation", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("amazon_order_id", String(32), nullable=False, unique=True),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("marketplace_id", String(32), nullable=False),
     Column("sales_order_id", Integer, ForeignKey("sales_order.entity_id"), nullable=False),
     Column("reason", String(64), nullable=False),  # Amazon's CancelReason, e.g. NoInventory
@@ -482,6 +489,7 @@ channel_amazon_sync_run = Table(  # one row per (DAG run, marketplace): the Orde
     "channel_amazon_sync_run", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(255), nullable=False),
+    Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("marketplace_id", String(32), nullable=False),
     Column("window_start", UtcDateTime, nullable=False),
     Column("window_end", UtcDateTime, nullable=False),
@@ -491,7 +499,8 @@ channel_amazon_sync_run = Table(  # one row per (DAG run, marketplace): the Orde
     Column("api_calls", Integer, nullable=False),
     Column("throttled", Integer, nullable=False),
     Column("finished_at", UtcDateTime, nullable=False),
-    UniqueConstraint("run_id", "marketplace_id", name="uq_sync_run_marketplace"),
+    # Two accounts' DAGs have the same run ids (scheduled__<time>): the account is part of the key.
+    UniqueConstraint("account_id", "run_id", "marketplace_id", name="uq_sync_run_account_marketplace"),
     Index("ix_sync_run_window", "marketplace_id", "window_end"),
     **TABLE_OPTIONS)
 
@@ -502,10 +511,13 @@ DEFAULT_STORES = [{"store_id": 1, "website_id": 1, "code": "default", "name": "D
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables, add missing columns to existing ones, and the default store; never drops or changes
-    anything that is there (an older database is brought up to this schema, its rows kept)."""
+    """Create missing tables, add missing columns and indexes to existing ones, and the default store; never drops
+    or changes anything that is there (an older database is brought up to this schema, its rows kept), except the
+    sync-run key, which gained the account (migrate_sync_run_key)."""
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine)
+    migrate_sync_run_key(engine)
+    add_missing_indexes(engine)
     with engine.begin() as conn:
         if conn.execute(select(store.c.store_id).limit(1)).first() is None:
             conn.execute(insert(store), DEFAULT_STORES)
@@ -534,3 +546,90 @@ def add_missing_columns(engine: Engine) -> list[str]:
                                      f"ADD COLUMN {definition}")
                 added.append(f"{table.name}.{column.name}")
     return added
+
+
+def add_missing_indexes(engine: Engine) -> list[str]:
+    """CREATE INDEX for every index the schema has and an existing table lacks (create_all makes them only with a
+    new table); returns the names of those created. IF NOT EXISTS: two DAGs may bring one database up at once."""
+    existing = inspect(engine)
+    created = []
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {index["name"] for index in existing.get_indexes(table.name)}
+            for index in sorted(table.indexes, key=lambda i: i.name):
+                if index.name not in present:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+                    created.append(index.name)
+    return created
+
+
+OLD_SYNC_RUN_KEY = "uq_sync_run_marketplace"  # (run_id, marketplace_id), before accounts
+SYNC_RUN_KEY = "uq_sync_run_account_marketplace"
+
+
+def _has_old_sync_run_key(inspector) -> bool:
+    names = {c["name"] for c in inspector.get_unique_constraints(channel_amazon_sync_run.name)}
+    names |= {i["name"] for i in inspector.get_indexes(channel_amazon_sync_run.name) if i.get("unique")}
+    return OLD_SYNC_RUN_KEY in names
+
+
+def migrate_sync_run_key(engine: Engine) -> bool:
+    """A database made before accounts keys sync-run rows by (run_id, marketplace_id); two accounts' DAGs have the
+    same run ids, so the key becomes (account_id, run_id, marketplace_id), rows kept. PostgreSQL and MariaDB swap
+    the constraint in place; SQLite cannot drop a constraint, so that one table is rebuilt. Each runs under a lock
+    and checks again, so DAGs starting at once migrate once. Returns whether this call migrated."""
+    if not _has_old_sync_run_key(inspect(engine)):
+        return False
+    name = channel_amazon_sync_run.name
+    key = ", ".join(next(c for c in channel_amazon_sync_run.constraints if c.name == SYNC_RUN_KEY).columns.keys())
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+            if not _has_old_sync_run_key(inspect(conn)):
+                return False
+            conn.exec_driver_sql(f"ALTER TABLE {name} DROP CONSTRAINT {OLD_SYNC_RUN_KEY}, "
+                                 f"ADD CONSTRAINT {SYNC_RUN_KEY} UNIQUE ({key})")
+        return True
+    if engine.dialect.name == "mysql":  # one statement, and idempotent: MariaDB's DDL is not transactional
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {name} ADD UNIQUE INDEX IF NOT EXISTS {SYNC_RUN_KEY} ({key}), "
+                                 f"DROP INDEX IF EXISTS {OLD_SYNC_RUN_KEY}")
+        return True
+    return _rebuild_sqlite_sync_run(engine, key)
+
+
+def _rebuild_sqlite_sync_run(engine: Engine, key: str) -> bool:
+    """SQLite: the table made again with the new key, its rows copied, in one write transaction (BEGIN IMMEDIATE
+    holds the write lock from the start, so a second DAG waits, then finds nothing left to do)."""
+    name, table = channel_amazon_sync_run.name, channel_amazon_sync_run
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        isolation = driver.isolation_level
+        driver.isolation_level = None  # the statements below manage the transaction themselves
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                sql = driver.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                     (name,)).fetchone()[0]
+                if OLD_SYNC_RUN_KEY not in sql:
+                    driver.execute("ROLLBACK")
+                    return False
+                driver.execute(f"ALTER TABLE {name} RENAME TO {name}_before_accounts")
+                for index in table.indexes:  # the renamed table keeps its indexes, under the names the new one needs
+                    driver.execute(f"DROP INDEX IF EXISTS {index.name}")
+                driver.execute(str(CreateTable(table).compile(dialect=engine.dialect)))
+                for index in table.indexes:
+                    driver.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
+                driver.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {name}_before_accounts")
+                driver.execute(f"DROP TABLE {name}_before_accounts")
+                driver.execute("COMMIT")
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+        finally:
+            driver.isolation_level = isolation
+    finally:
+        raw.close()
+    return True

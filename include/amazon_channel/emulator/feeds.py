@@ -86,6 +86,7 @@ class FeedStore:
     by_token: dict[str, FeedDocument] = field(default_factory=dict)
     feeds: dict[str, Feed] = field(default_factory=dict)
     cancellations: list[dict] = field(default_factory=list)  # the ground truth of what the seller sent
+    first_feed_id: int = FIRST_FEED_ID  # each seller-region numbers its feeds from its own start (`--sellers`)
 
     def create_document(self, content_type: str, now: int, upload: bool = True,
                         content: bytes | None = None) -> FeedDocument:
@@ -96,7 +97,7 @@ class FeedStore:
         return document
 
     def create_feed(self, feed_type: str, marketplace_ids: list[str], document_id: str, now: int) -> Feed:
-        feed = Feed(str(FIRST_FEED_ID + len(self.feeds)), feed_type, marketplace_ids, document_id, now,
+        feed = Feed(str(self.first_feed_id + len(self.feeds)), feed_type, marketplace_ids, document_id, now,
                     time.monotonic())
         self.feeds[feed.feed_id] = feed
         return feed

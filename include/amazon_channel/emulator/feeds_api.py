@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .feeds import DOCUMENT_URL_TTL, FEED_TYPES, MAX_DOCUMENT_BYTES, FeedDocument
-from .gateway import amazon_call
+from .gateway import DENIED, amazon_call
 from .http import ApiError
-from .marketplaces import MARKETPLACE_BY_ID
-from .state import Emulator, EmulatorDep
+from .state import Emulator, EmulatorDep, SellerRegion
 
-router = APIRouter()
+router = APIRouter()  # Amazon's Feeds API (on each region's prefix with --sellers)
+documents_router = APIRouter()  # the pre-signed URLs: one "S3" for every region
 DOCUMENT_PATH = "/_emulator/feed-documents/"
 
 
@@ -33,14 +33,25 @@ def _document_json(request: Request, document: FeedDocument) -> dict:
             "url": f"{str(request.base_url).rstrip('/')}{DOCUMENT_PATH}{document.token}"}
 
 
-def create_feed_document(emulator: Emulator, request: Request, body: object) -> dict:
+def _owned(emulator: Emulator, seller: SellerRegion, kind: str, key: str):
+    """The seller-region's feed or feed document `key`: 403 when it is another seller-region's, 404 when none."""
+    for owner in emulator.seller_regions:
+        found = getattr(owner.feeds, kind).get(key)
+        if found is not None:
+            if owner is not seller:
+                raise ApiError(403, "Unauthorized", DENIED)
+            return found
+    return None
+
+
+def create_feed_document(emulator: Emulator, seller: SellerRegion, request: Request, body: object) -> dict:
     content_type = body.get("contentType") if isinstance(body, dict) else None
     if not isinstance(content_type, str) or not content_type.strip():
         raise ApiError(400, "InvalidInput", "contentType is required")
-    return _document_json(request, emulator.feeds.create_document(content_type, emulator.now()))
+    return _document_json(request, seller.feeds.create_document(content_type, emulator.now()))
 
 
-def create_feed(emulator: Emulator, body: object) -> dict:
+def create_feed(emulator: Emulator, seller: SellerRegion, body: object) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidInput", "The request body must be a JSON object")
     feed_type, marketplace_ids, document_id = (body.get("feedType"), body.get("marketplaceIds"),
@@ -50,25 +61,25 @@ def create_feed(emulator: Emulator, body: object) -> dict:
                                             f"{', '.join(FEED_TYPES)}")
     if not isinstance(marketplace_ids, list) or not 1 <= len(marketplace_ids) <= 25:
         raise ApiError(400, "InvalidInput", "marketplaceIds must list 1 to 25 marketplace identifiers")
-    unknown = [m for m in marketplace_ids if m not in MARKETPLACE_BY_ID]
+    unknown = [m for m in marketplace_ids if m not in seller.accepts]  # unknown, or another region's
     if unknown:
         raise ApiError(400, "InvalidInput", f"Invalid marketplaceIds {unknown}")
-    document = emulator.feeds.documents.get(document_id) if isinstance(document_id, str) else None
+    document = seller.feeds.documents.get(document_id) if isinstance(document_id, str) else None
     if document is None or not document.upload:
         raise ApiError(400, "InvalidInput", f"Invalid inputFeedDocumentId {document_id!r}")
-    feed = emulator.feeds.create_feed(feed_type, list(marketplace_ids), document_id, emulator.now())
+    feed = seller.feeds.create_feed(feed_type, list(marketplace_ids), document_id, emulator.now())
     return {"feedId": feed.feed_id}
 
 
-def get_feed(emulator: Emulator, feed_id: str) -> dict:
-    feed = emulator.feeds.feeds.get(feed_id)
+def get_feed(emulator: Emulator, seller: SellerRegion, feed_id: str) -> dict:
+    feed = _owned(emulator, seller, "feeds", feed_id)
     if feed is None:
         raise ApiError(404, "NotFound", f"Feed {feed_id} was not found")
     return feed.json()
 
 
-def get_feed_document(emulator: Emulator, request: Request, document_id: str) -> dict:
-    document = emulator.feeds.documents.get(document_id)
+def get_feed_document(emulator: Emulator, seller: SellerRegion, request: Request, document_id: str) -> dict:
+    document = _owned(emulator, seller, "documents", document_id)
     if document is None:
         raise ApiError(404, "NotFound", f"Feed document {document_id} was not found")
     document.expires = max(document.expires, emulator.now() + DOCUMENT_URL_TTL)  # each answer signs a fresh URL
@@ -79,24 +90,25 @@ def get_feed_document(emulator: Emulator, request: Request, document_id: str) ->
 async def create_feed_document_route(request: Request, emulator: EmulatorDep):
     body = await _json_body(request)
     return await amazon_call(emulator, request, "createFeedDocument",
-                             lambda: create_feed_document(emulator, request, body), status=201)
+                             lambda seller: create_feed_document(emulator, seller, request, body), status=201)
 
 
 @router.post("/feeds/2021-06-30/feeds")
 async def create_feed_route(request: Request, emulator: EmulatorDep):
     body = await _json_body(request)
-    return await amazon_call(emulator, request, "createFeed", lambda: create_feed(emulator, body), status=202)
+    return await amazon_call(emulator, request, "createFeed", lambda seller: create_feed(emulator, seller, body),
+                             status=202)
 
 
 @router.get("/feeds/2021-06-30/feeds/{feed_id}")
 async def get_feed_route(request: Request, feed_id: str, emulator: EmulatorDep):
-    return await amazon_call(emulator, request, "getFeed", lambda: get_feed(emulator, feed_id))
+    return await amazon_call(emulator, request, "getFeed", lambda seller: get_feed(emulator, seller, feed_id))
 
 
 @router.get("/feeds/2021-06-30/documents/{document_id}")
 async def get_feed_document_route(request: Request, document_id: str, emulator: EmulatorDep):
     return await amazon_call(emulator, request, "getFeedDocument",
-                             lambda: get_feed_document(emulator, request, document_id))
+                             lambda seller: get_feed_document(emulator, seller, request, document_id))
 
 
 # ---- the pre-signed URLs (S3's part) ------------------------------------------------------------------
@@ -108,7 +120,7 @@ def _s3_error(status: int, code: str, message: str) -> Response:
 
 def _presigned(emulator: Emulator, request: Request, token: str, upload: bool) -> FeedDocument | Response:
     """The document behind a pre-signed URL, or S3's refusal."""
-    document = emulator.feeds.by_token.get(token)
+    document = next((d for sr in emulator.seller_regions if (d := sr.feeds.by_token.get(token))), None)
     if document is None or (upload and not document.upload):  # a processing report is read-only
         return _s3_error(403, "SignatureDoesNotMatch",
                          "The request signature we calculated does not match the signature you provided.")
@@ -125,7 +137,7 @@ def _normalised(content_type: str | None) -> str:
     return "".join((content_type or "").split()).lower()
 
 
-@router.put(DOCUMENT_PATH + "{token}")
+@documents_router.put(DOCUMENT_PATH + "{token}")
 async def upload_document(request: Request, token: str, emulator: EmulatorDep):
     document = _presigned(emulator, request, token, upload=True)
     if isinstance(document, Response):
@@ -140,7 +152,7 @@ async def upload_document(request: Request, token: str, emulator: EmulatorDep):
     return Response(status_code=200)
 
 
-@router.get(DOCUMENT_PATH + "{token}")
+@documents_router.get(DOCUMENT_PATH + "{token}")
 async def download_document(request: Request, token: str, emulator: EmulatorDep):
     emulator.settle()
     document = _presigned(emulator, request, token, upload=False)

@@ -48,11 +48,23 @@ TAX_RULES = {
     "UK": TaxRule(True, {"*": Decimal("0.20")}, None),
     "DE": TaxRule(True, {"*": Decimal("0.19")}, None),
     "JP": TaxRule(True, {"*": Decimal("0.10")}, None),
+    # The other marketplaces of the three regions (`--sellers`): Canada's GST/HST by province on top of the price;
+    # elsewhere the standard rate, inside the price.
+    "CA": TaxRule(False, {"ON": Decimal("0.13"), "QC": Decimal("0.14975"), "BC": Decimal("0.12")}, None),
+    "MX": TaxRule(True, {"*": Decimal("0.16")}, None),
+    "BR": TaxRule(True, {"*": Decimal("0.17")}, None),
+    "FR": TaxRule(True, {"*": Decimal("0.20")}, None),
+    "IT": TaxRule(True, {"*": Decimal("0.22")}, None),
+    "ES": TaxRule(True, {"*": Decimal("0.21")}, None),
+    "TR": TaxRule(True, {"*": Decimal("0.20")}, None),
+    "AU": TaxRule(True, {"*": Decimal("0.10")}, None),
+    "SG": TaxRule(True, {"*": Decimal("0.09")}, None),
 }
 # Imports into the EU of goods worth up to EUR 150 may be taxed under the Import One Stop Shop, Amazon collecting.
 IOSS_MARKETPLACES = {"DE"}
 IOSS_LIMIT = Decimal(150)
 IOSS_COLLECTOR = "Amazon Services Europe S.à r.l."
+VAT_PREFIXES = {"UK": "GB", "DE": "DE", "FR": "FR", "IT": "IT", "ES": "ES"}  # a business buyer's VAT number
 
 # Shelf prices of the extras, in catalog USD (turned into the local currency like the catalog) unless noted.
 SHIPPING_PER_UNIT = Decimal("2.49")  # Prime orders ship free
@@ -179,10 +191,8 @@ def _buyer_registration(code: str, rng: random.Random) -> tuple[str, str]:
     def digits(k: int) -> str:
         return f"{rng.randrange(10**k):0{k}d}"
 
-    if code == "UK":
-        return "VAT", f"GB{digits(9)}"
-    if code == "DE":
-        return "VAT", f"DE{digits(9)}"
+    if code in VAT_PREFIXES:
+        return "VAT", f"{VAT_PREFIXES[code]}{digits(9)}"
     if code == "JP":
         return "BUSINESS", f"T{digits(13)}"
     return "BUSINESS", f"{digits(2)}-{digits(7)}"

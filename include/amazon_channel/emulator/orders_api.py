@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 
 from ..timeutil import from_epoch, iso_z
-from .gateway import amazon_call
+from .gateway import amazon_call, owned_order
 from .http import ApiError, list_param, time_param
-from .marketplaces import MARKETPLACE_BY_ID
 from .order_json import INCLUDED_DATA
-from .state import Emulator, EmulatorDep
+from .state import Emulator, EmulatorDep, SellerRegion
 from .world import World
 
 SEARCH_PARAMS = ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore",
@@ -94,7 +93,7 @@ class _Filters:
     page_size: int
 
     @classmethod
-    def parse(cls, request: Request) -> _Filters:
+    def parse(cls, request: Request, accepted_marketplaces: frozenset[str]) -> _Filters:
         statuses = list_param(request, "fulfillmentStatuses")
         if statuses and set(statuses) - FULFILLMENT_STATUSES:
             raise ApiError(400, "InvalidInput", f"fulfillmentStatuses has unknown values "
@@ -102,9 +101,9 @@ class _Filters:
         marketplaces = list_param(request, "marketplaceIds")
         if marketplaces and len(marketplaces) > 50:
             raise ApiError(400, "InvalidInput", "marketplaceIds accepts at most 50 values")
-        if marketplaces and set(marketplaces) - set(MARKETPLACE_BY_ID):
+        if marketplaces and set(marketplaces) - accepted_marketplaces:  # unknown, or another region's
             raise ApiError(400, "InvalidInput",
-                           f"Invalid marketplaceIds {sorted(set(marketplaces) - set(MARKETPLACE_BY_ID))}")
+                           f"Invalid marketplaceIds {sorted(set(marketplaces) - accepted_marketplaces)}")
         fulfilled_by = list_param(request, "fulfilledBy")
         if fulfilled_by and set(fulfilled_by) - {"MERCHANT", "AMAZON"}:
             raise ApiError(400, "InvalidInput", "fulfilledBy accepts MERCHANT and AMAZON")
@@ -124,16 +123,16 @@ class _Filters:
         return True
 
 
-def search_orders(emulator: Emulator, request: Request) -> dict:
+def search_orders(emulator: Emulator, seller: SellerRegion, request: Request) -> dict:
     now = emulator.now()
     params = {name: request.query_params.getlist(name) for name in SEARCH_PARAMS if name in request.query_params}
     fingerprint = hashlib.sha256(json.dumps(sorted(params.items())).encode()).hexdigest()[:16]
     cursor, issued = _resume_point(emulator, request, now, fingerprint)
     by_created, after, before = _window(request, now)
-    filters = _Filters.parse(request)
+    filters = _Filters.parse(request, seller.accepts)
     included = included_data(request)
 
-    world = emulator.world
+    world = seller.world
     scan = (world.created_between if by_created else world.changes_between)(after, before, now, cursor)
     positions, orders, has_more = [], [], False
     for position, idx in scan:
@@ -157,18 +156,16 @@ def search_orders(emulator: Emulator, request: Request) -> dict:
 
 @router.get("/orders")
 async def search_orders_route(request: Request, emulator: EmulatorDep):
-    return await amazon_call(emulator, request, "searchOrders", lambda: search_orders(emulator, request))
+    return await amazon_call(emulator, request, "searchOrders", lambda seller: search_orders(emulator, seller, request))
 
 
-def get_order(emulator: Emulator, request: Request, order_id: str) -> dict:
+def get_order(emulator: Emulator, seller: SellerRegion, request: Request, order_id: str) -> dict:
     included = included_data(request)
-    idx = emulator.world.by_id.get(order_id)
-    now = emulator.now()
-    if idx is None or emulator.world.status(idx, now) is None:
-        raise ApiError(404, "NotFound", f"Order {order_id} was not found")
-    return {"order": emulator.world.order_json(idx, now, included)}
+    idx = owned_order(emulator, seller, order_id)
+    return {"order": seller.world.order_json(idx, emulator.now(), included)}
 
 
 @router.get("/orders/{order_id}")
 async def get_order_route(request: Request, order_id: str, emulator: EmulatorDep):
-    return await amazon_call(emulator, request, "getOrder", lambda: get_order(emulator, request, order_id))
+    return await amazon_call(emulator, request, "getOrder",
+                             lambda seller: get_order(emulator, seller, request, order_id))

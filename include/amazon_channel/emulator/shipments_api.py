@@ -14,10 +14,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from ..timeutil import from_epoch, iso_z, parse_iso
-from .gateway import amazon_call
+from .gateway import amazon_call, owned_order
 from .http import ApiError
 from .model import CANCELLED, PARTIALLY_SHIPPED, SHIPPED, UNSHIPPED, Package
-from .state import Emulator, EmulatorDep
+from .state import Emulator, EmulatorDep, SellerRegion
 from .world import World
 
 TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9-]{6,40}$")
@@ -34,12 +34,10 @@ CARRIER_CODES = frozenset((
 router = APIRouter()
 
 
-def confirm_shipment(emulator: Emulator, order_id: str, body: object) -> None:
-    world = emulator.world
+def confirm_shipment(emulator: Emulator, seller: SellerRegion, order_id: str, body: object) -> None:
+    world = seller.world
     now = emulator.now()
-    idx = world.by_id.get(order_id)
-    if idx is None or world.status(idx, now) is None:
-        raise ApiError(404, "NotFound", f"Order {order_id} was not found")
+    idx = owned_order(emulator, seller, order_id)
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidInput", "The request body must be a JSON object")
     record = world.records[idx]
@@ -80,8 +78,8 @@ def confirm_shipment(emulator: Emulator, order_id: str, body: object) -> None:
     package = Package(ref, detail["carrierCode"], detail.get("carrierName"), detail.get("shippingMethod"),
                       detail["trackingNumber"], iso_z(ship_date), items, iso_z(from_epoch(now)))
     if world.confirm_package(idx, package, now):
-        world.notifications.append({"orderId": order_id, "packageReferenceId": ref, "sentAt": iso_z(from_epoch(now)),
-                                    "trackingNumber": package.tracking_number,
+        world.notifications.append({**seller.tag(), "orderId": order_id, "packageReferenceId": ref,
+                                    "sentAt": iso_z(from_epoch(now)), "trackingNumber": package.tracking_number,
                                     "message": "Your package is on its way"})
     return None
 
@@ -120,4 +118,5 @@ async def confirm_shipment_route(request: Request, order_id: str, emulator: Emul
         body = await request.json()
     except ValueError:
         body = None
-    return await amazon_call(emulator, request, "confirmShipment", lambda: confirm_shipment(emulator, order_id, body))
+    return await amazon_call(emulator, request, "confirmShipment",
+                             lambda seller: confirm_shipment(emulator, seller, order_id, body))

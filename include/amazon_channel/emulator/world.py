@@ -23,7 +23,7 @@ import random
 import string
 from decimal import Decimal
 
-from .marketplaces import MARKETPLACE_WEIGHTS, MARKETPLACES
+from .marketplaces import MARKETPLACES, Marketplace
 from .model import (
     AMAZON,
     BUYER,
@@ -74,8 +74,14 @@ def _weighted(rng: random.Random, table) -> str:
 class World:
     """All orders, their lifecycle, and the seller's changes; time is passed in by the caller."""
 
-    def __init__(self, seed: int, orders: int, start: int, end: int):
+    def __init__(self, seed: int | str, orders: int, start: int, end: int,
+                 marketplaces: tuple[Marketplace, ...] = MARKETPLACES, id_offset: int = 0):
+        """`marketplaces` the world sells in; `id_offset` numbers its orders after other worlds' (`--sellers`),
+        so order and item ids are unique across every world of one emulator."""
         self.seed = seed
+        self.marketplaces = marketplaces
+        self._marketplace_weights = tuple(m.weight for m in marketplaces)
+        self.id_offset = id_offset
         self.records: list[OrderRecord] = []
         self.by_id: dict[str, int] = {}
         rng = random.Random(seed)
@@ -102,10 +108,10 @@ class World:
         self.notifications: list[dict] = []
 
     def _make_record(self, idx: int, created: int, rng: random.Random) -> OrderRecord:
-        mp = rng.choices(MARKETPLACES, weights=MARKETPLACE_WEIGHTS)[0]
+        mp = rng.choices(self.marketplaces, weights=self._marketplace_weights)[0]
         fba = rng.random() < FBA_SHARE
         fate = _weighted(rng, FBA_FATES if fba else MERCHANT_FATES)
-        order_id = f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{idx % 10**7:07d}"
+        order_id = f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{(self.id_offset + idx) % 10**7:07d}"
         verify = created + rng.randrange(5 * 60, 45 * 60)
         first = PENDING_AVAILABILITY if fate == "preorder" else PENDING
         events = [(created, first)]
@@ -319,7 +325,7 @@ class World:
         for n, (sku, asin, title, usd) in enumerate(rng.sample(CATALOG, rng.randint(1, 5)), start=1):
             unit = usd * mp.price_factor
             items.append({
-                "orderItemId": f"{record.idx:08d}{n:02d}{rng.randrange(10**4):04d}",
+                "orderItemId": f"{self.id_offset + record.idx:08d}{n:02d}{rng.randrange(10**4):04d}",
                 "sku": sku, "asin": asin, "title": title,
                 "quantity": rng.choice((1, 1, 1, 2, 3)),
                 "unit_price": unit.quantize(Decimal(1).scaleb(-mp.decimals)),
