@@ -30,9 +30,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
+from .accounts import DEFAULT_ACCOUNT_ID
 from .batching import IN_LIST, chunked
 from .commerce.db import insert_missing
-from .commerce.load import DEFAULT_ACCOUNT, money_text, refund_orders, release_canceled_reservations
+from .commerce.load import money_text, refund_orders, release_canceled_reservations
 from .commerce.notes import set_notes
 from .commerce.schema import (
     channel_amazon_cancellation,
@@ -221,7 +222,7 @@ def _open_items(conn: Connection, amazon_order_ids: list[str]) -> dict[str, list
 
 def push_cancellations(engine: Engine, client: SpApiClient, time_budget: float = 300.0,
                        max_messages: int = MAX_MESSAGES, poll_first: float = POLL_FIRST_S,
-                       account_id: str = DEFAULT_ACCOUNT) -> CancelSummary:
+                       account_id: str = DEFAULT_ACCOUNT_ID) -> CancelSummary:
     """For the account's orders only, with its client: find new Commerce cancellations, refuse those Amazon cannot
     take, send the rest (one feed per marketplace), then poll every submitted feed until done or `time_budget`
     seconds are spent; record every outcome."""
@@ -256,7 +257,7 @@ def push_cancellations(engine: Engine, client: SpApiClient, time_budget: float =
     return summary
 
 
-def detect_cancellations(engine: Engine, now: datetime | None = None, account_id: str = DEFAULT_ACCOUNT) -> int:
+def detect_cancellations(engine: Engine, now: datetime | None = None, account_id: str = DEFAULT_ACCOUNT_ID) -> int:
     """The account's Commerce orders of the channel cancelled in Commerce (staff, an ERP) get an outbox row. Orders
     Amazon itself cancelled never do: the loader cancels their Commerce order in the transaction that makes them
     Canceled."""

@@ -26,8 +26,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from .accounts import DEFAULT_ACCOUNT_ID
 from .commerce.db import insert_missing
-from .commerce.load import DEFAULT_ACCOUNT
 from .commerce.notes import set_notes
 from .commerce.schema import (
     catalog_product,
@@ -78,7 +78,7 @@ def amazon_carrier(code: str, title: str | None, mapping: dict[str, str]) -> tup
 # ---- reconcile -------------------------------------------------------------------------------------------
 
 def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime | None = None,
-                        account_id: str = DEFAULT_ACCOUNT) -> ReconcileSummary:
+                        account_id: str = DEFAULT_ACCOUNT_ID) -> ReconcileSummary:
     """For the account's orders only: its packages (stamped with it) are made, corrected, held and confirmed, and
     its Commerce orders completed; another account's DAG does the same for its own at the same time."""
     now = now or utcnow()
@@ -283,7 +283,7 @@ def release_hold(engine: Engine, order: str, now: datetime | None = None) -> dic
 # ---- push -------------------------------------------------------------------------------------------------
 
 def push_tracking(engine: Engine, client: SpApiClient, time_budget: float = 1500.0,
-                  max_attempts: int = MAX_ATTEMPTS, account_id: str = DEFAULT_ACCOUNT) -> PushSummary:
+                  max_attempts: int = MAX_ATTEMPTS, account_id: str = DEFAULT_ACCOUNT_ID) -> PushSummary:
     """Send the account's pending packages with its client (another account's packages are never sent with it),
     within the rate limit; record every outcome; stop at the time budget."""
     p = channel_amazon_package.c

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from .accounts import DEFAULT_ACCOUNT_ID
 from .batching import IN_LIST, chunked
 from .commerce.db import upsert
 from .commerce.schema import channel_amazon_order, channel_amazon_quarantine, customer_entity, ensure_schema, store
@@ -59,7 +60,7 @@ class Run:
     dag_id: str
     run_id: str
     staging: Staging
-    account_id: str = "default"  # the seller account (accounts file): every row the run writes carries it
+    account_id: str = DEFAULT_ACCOUNT_ID  # the seller account (accounts file): every row the run writes carries it
 
     def path(self, step: str) -> str:
         return self.staging.run_path(self.dag_id, self.run_id, step)
@@ -140,7 +141,8 @@ _PAYLOAD_ESCAPES = "[\x00\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u
 _NOT_REEXAMINABLE = object()
 
 
-def stored_state(engine: Engine, orders: pd.DataFrame, account_id: str = "default") -> tuple[set[int], dict[int, str]]:
+def stored_state(engine: Engine, orders: pd.DataFrame, account_id: str = DEFAULT_ACCOUNT_ID
+                 ) -> tuple[set[int], dict[int, str]]:
     """For a batch of account `account_id`, in one lookup: the positions of orders the account already holds at this
     Amazon last-update time or a newer one (nothing to do for them: a re-run, an overlapping window, a backfill over
     imported hours), and the positions of orders stored under another account, with that account (Amazon order ids
@@ -166,7 +168,7 @@ def stored_state(engine: Engine, orders: pd.DataFrame, account_id: str = "defaul
     return set(incoming.index[unchanged]), held_by[foreign].to_dict()
 
 
-def unchanged_orders(engine: Engine, orders: pd.DataFrame, account_id: str = "default") -> set[int]:
+def unchanged_orders(engine: Engine, orders: pd.DataFrame, account_id: str = DEFAULT_ACCOUNT_ID) -> set[int]:
     """Positions of orders the account already holds at this Amazon last-update time or a newer one."""
     return stored_state(engine, orders, account_id)[0]
 
@@ -431,7 +433,8 @@ def cancel_request_alert(summary: LoadSummary) -> dict | None:
 
 # ---- 7./8./9. reconcile_shipments, push_cancellations, push_tracking ---------------------------------------------
 
-def reconcile_step(engine: Engine, carrier_mapping_json: str | None, account_id: str = "default") -> ReconcileSummary:
+def reconcile_step(engine: Engine, carrier_mapping_json: str | None, account_id: str = DEFAULT_ACCOUNT_ID
+                   ) -> ReconcileSummary:
     """The account's new Commerce shipments become outbox packages; its shipped orders complete; listed packages are
     confirmed."""
     from .shipping import carrier_mapping, reconcile_shipments
@@ -444,7 +447,7 @@ def reconcile_step(engine: Engine, carrier_mapping_json: str | None, account_id:
 
 
 def push_cancellations_step(engine: Engine, client: SpApiClient, task_timeout: timedelta,
-                            account_id: str = "default") -> CancelSummary:
+                            account_id: str = DEFAULT_ACCOUNT_ID) -> CancelSummary:
     """The account's Commerce cancellations to Amazon with its client (order-acknowledgement feed): send, then wait
     for Amazon's results at most CANCEL_BUDGET_SHARE of the task's timeout; feeds not done by then are polled by the
     next run."""
@@ -464,7 +467,7 @@ def cancellation_alert(summary: CancelSummary) -> dict | None:
             "orders": summary["problems"]}
 
 
-def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta, account_id: str = "default"
+def push_step(engine: Engine, client: SpApiClient, task_timeout: timedelta, account_id: str = DEFAULT_ACCOUNT_ID
               ) -> PushSummary:
     """confirmShipment for each pending package of the account, with its client, stopping in time to record every
     outcome before the task's timeout; one package never waits longer than PUSH_CALL_DEADLINE_S."""

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Table, and_, bindparam, func, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from ..accounts import DEFAULT_ACCOUNT_ID
 from ..batching import IN_LIST, chunked
 from ..rules import CURRENCY_DECIMALS, NOT_SHARED, PENDING_STATUSES, buyer_identity, due_for_commerce_order
 from ..settings import OrderSettings
@@ -67,7 +68,6 @@ ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered
 ORDER_MONEY = ["subtotal", "grand_total", "delivery_tip"]
 ITEM_MONEY = ["unit_price", *CHANNEL_ITEM_AMOUNTS]
 ZERO = Decimal(0)
-DEFAULT_ACCOUNT = "default"  # the implicit account of a deployment without an accounts file
 MAX_LISTED_REQUESTS = 100  # new buyer cancellation requests named in the load summary (all are counted)
 
 
@@ -137,7 +137,7 @@ def load_customers(engine: Engine, orders: pd.DataFrame, settings: OrderSettings
 
 
 def load_orders(engine: Engine, orders: pd.DataFrame, items: pd.DataFrame, settings: OrderSettings,
-                run: RunRecord | None = None, account_id: str = DEFAULT_ACCOUNT) -> LoadSummary:
+                run: RunRecord | None = None, account_id: str = DEFAULT_ACCOUNT_ID) -> LoadSummary:
     """The batch of account `account_id` (its Order Settings): every row written carries the account, and every
     set-based step below acts on that account's orders only. With `run`, this run's row per marketplace is recorded
     for the sync health view."""
@@ -636,7 +636,7 @@ def _cancel_orders(conn: Connection, now, account_id: str) -> int:
     return len(to_cancel)
 
 
-def release_canceled_reservations(conn: Connection, account_id: str = DEFAULT_ACCOUNT) -> None:
+def release_canceled_reservations(conn: Connection, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
     """Every reservation a Canceled channel order of the account still holds is given back, once (an
     `order_canceled` row per SKU)."""
     o, r = channel_amazon_order.c, inventory_reservation.c
