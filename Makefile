@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EMULATOR_PORT ?= 8900
 export EMULATOR_PORT
 
-.PHONY: install run test unit lint emulator lock ddl bench clean
+.PHONY: install run cluster test unit lint emulator lock ddl bench clean
 
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ install: $(VENV)/.installed
 run: install  ## emulator + Airflow (standalone) with the DAGs, on embedded defaults
 	include/scripts/run_local.sh
 
-test: install  ## every test: unit, emulator over HTTP, Airflow dag.test()
-	$(BIN)/python -m pytest
+cluster: install  ## the production shape without Docker: CeleryExecutor, two workers, PostgreSQL + Redis of this machine
+	include/scripts/run_cluster.sh
+
+TEST_WORKERS ?= 2
+test: install  ## every test: unit, emulator over HTTP, Airflow dag.test(), then the Celery cluster test alone
+	$(BIN)/python -m pytest -m "not cluster" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -m cluster
 
 unit: install
 	$(BIN)/python -m pytest -m unit
@@ -41,4 +46,4 @@ ddl: install  ## regenerate the reviewed DDL under sql/ from the schema definiti
 	$(BIN)/python -m amazon_channel.commerce.ddl sql
 
 clean:
-	rm -rf $(VENV) .airflow .pytest_cache
+	rm -rf $(VENV) .airflow .cluster .pytest_cache

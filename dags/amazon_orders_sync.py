@@ -20,6 +20,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 from amazon_channel_alerts import ChannelAlert
 from channel_common import (
     COMMERCE_ORDERS,
+    RETRY_DELAY_SECONDS,
     STAGING_RETENTION_DAYS,
     TASK_RETRIES,
     commerce_engine,
@@ -44,7 +45,7 @@ START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 default_args = {
     "owner": "amazon-channel",
     "retries": TASK_RETRIES,
-    "retry_delay": timedelta(minutes=1),
+    "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
     "execution_timeout": TASK_TIMEOUT,

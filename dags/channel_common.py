@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 COMMERCE_DB_CONN_ID = "commerce_db"
 COMMERCE_ORDERS = Asset("commerce://sales_order")  # downstream systems (ERP/OMS/WMS) schedule on this
 TASK_RETRIES = int(os.environ.get("AMAZON_CHANNEL_TASK_RETRIES", "3"))
+# The first retry's wait (doubling after each try up to 15 min); the cluster test shortens it.
+RETRY_DELAY_SECONDS = float(os.environ.get("AMAZON_CHANNEL_RETRY_DELAY_SECONDS", "60"))
 STAGING_RETENTION_DAYS = float(os.environ.get("AMAZON_CHANNEL_STAGING_RETENTION_DAYS", "7"))  # staged pages hold PII
 
 
