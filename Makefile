@@ -22,9 +22,8 @@ run: install  ## emulator + Airflow (standalone) with the DAGs, on embedded defa
 cluster: install  ## the production shape without Docker: CeleryExecutor, two workers, PostgreSQL + Redis of this machine
 	include/scripts/run_cluster.sh
 
-TEST_WORKERS ?= 2
 test: install  ## every test: unit, emulator over HTTP, Airflow dag.test(), then the Celery cluster test alone
-	$(BIN)/python -m pytest -m "not cluster" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -m "not cluster"
 	$(BIN)/python -m pytest -m cluster
 
 unit: install
