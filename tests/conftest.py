@@ -9,14 +9,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.support import EMULATOR_ARGS, ROOT, SELLERS_EMULATOR_ARGS, EmulatorServer, ServerDatabases, free_port
+from tests.support import EMULATOR_ARGS, ROOT, SELLERS_EMULATOR_ARGS, ServerDatabases, running_emulator
 
 # Airflow reads its configuration at import time: point it at a throw-away home before any test imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-"))
@@ -30,35 +28,13 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "dags")]
 
 @pytest.fixture(scope="session")
 def emulator_process():
-    yield from _emulator_server(EMULATOR_ARGS)
+    yield from running_emulator(EMULATOR_ARGS)
 
 
 @pytest.fixture(scope="session")
 def sellers_emulator_process():
     """An emulator with two sellers, each authorized in the three regions (`--sellers 2`), small worlds."""
-    yield from _emulator_server(SELLERS_EMULATOR_ARGS)
-
-
-def _emulator_server(args: list[str]):
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
-    # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *args],
-                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    server = EmulatorServer(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            server.get("health")
-            break
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"emulator did not start: {open(log.name).read()}") from None
-            time.sleep(0.1)
-    yield server
-    proc.terminate()
-    proc.wait(10)
+    yield from running_emulator(SELLERS_EMULATOR_ARGS)
 
 
 @pytest.fixture

@@ -8,6 +8,10 @@ import json
 import os
 import secrets
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import requests
@@ -75,6 +79,30 @@ class EmulatorServer:
         return {"refresh_token": self.get("config")["refresh_token"], "region": "na",
                 "endpoint": self.base_url, "lwa_endpoint": f"{self.base_url}/auth/o2/token",
                 "backoff_base": 0.05, "backoff_cap": 0.5, "deadline": 120}
+
+
+def running_emulator(args: list[str]):
+    """An emulator process started with `args` on a free port, as a generator for fixtures: yields its admin
+    client once it answers, stops it when resumed."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
+    # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *args],
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    server = EmulatorServer(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            server.get("health")
+            break
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"emulator did not start: {open(log.name).read()}") from None
+            time.sleep(0.1)
+    yield server
+    proc.terminate()
+    proc.wait(10)
 
 
 # ---- a Commerce database of its own per test run on each server -------------------------------------------

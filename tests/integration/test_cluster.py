@@ -38,7 +38,7 @@ from amazon_channel.commerce.schema import channel_amazon_package, channel_amazo
 from amazon_channel.timeutil import iso_z
 from amazon_channel.tools.demo import ship_ready_orders
 from tests.integration.commerce_queries import channel_orders, commerce_orders, imported, should_have_commerce_order
-from tests.support import ROOT, TEST_DATABASE_PREFIX, EmulatorServer, free_port, table_checksums
+from tests.support import ROOT, TEST_DATABASE_PREFIX, EmulatorServer, free_port, running_emulator, table_checksums
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.emulator, pytest.mark.airflow]
 
@@ -211,9 +211,7 @@ def services():
 
 @pytest.fixture(scope="module")
 def emulator(services):
-    from tests.conftest import _emulator_server
-
-    yield from _emulator_server(EMULATOR_ARGS)
+    yield from running_emulator(EMULATOR_ARGS)
 
 
 @pytest.fixture(scope="module")
