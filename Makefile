@@ -22,8 +22,8 @@ run: install  ## emulator + Airflow (standalone) with the DAGs, on embedded defa
 cluster: install  ## the production shape without Docker: CeleryExecutor, two workers, PostgreSQL + Redis of this machine
 	include/scripts/run_cluster.sh
 
-test: install  ## every test: unit, emulator over HTTP, Airflow dag.test(), then the Celery cluster test alone
-	$(BIN)/python -m pytest -m "not cluster"
+test: install  ## every test: unit, emulator over HTTP, Airflow dag.test() on both cores, then the Celery cluster test alone
+	$(BIN)/python -m pytest -m "not cluster" -n 2 --dist worksteal
 	$(BIN)/python -m pytest -m cluster
 
 unit: install

@@ -14,10 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import EMULATOR_ARGS, ROOT, SELLERS_EMULATOR_ARGS, ServerDatabases, running_emulator
+from tests.support import (
+    DIALECTS,
+    EMULATOR_ARGS,
+    ROOT,
+    SELLERS_EMULATOR_ARGS,
+    ServerDatabases,
+    empty_commerce_db,
+    emulator_client,
+    running_emulator,
+)
 
 # Airflow reads its configuration at import time: point it at a throw-away home before any test imports it.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-"))
+# One home per process: pytest-xdist workers inherit the controller's environment, and two processes sharing
+# one SQLite metadata DB would lock each other out. TEST_AIRFLOW_HOME_OF records "pid:home" of the one we made.
+_made_by, _, _made_home = os.environ.get("TEST_AIRFLOW_HOME_OF", "").partition(":")
+if "AIRFLOW_HOME" not in os.environ or (_made_home == os.environ["AIRFLOW_HOME"] and _made_by != str(os.getpid())):
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-test-")
+    os.environ["TEST_AIRFLOW_HOME_OF"] = f"{os.getpid()}:{os.environ['AIRFLOW_HOME']}"
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -47,11 +61,7 @@ def emulator(emulator_process):
 
 @pytest.fixture
 def client(emulator):
-    from amazon_channel.spapi import SpApiClient, SpApiConfig
-
-    cfg = emulator.get("config")
-    config = SpApiConfig.from_connection(cfg["client_id"], cfg["client_secret"], emulator.connection_extra())
-    return SpApiClient(config)
+    return emulator_client(emulator)
 
 
 @pytest.fixture
@@ -84,29 +94,10 @@ def server_databases():
         raise RuntimeError("test databases left behind: " + "; ".join(failures))
 
 
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(params=DIALECTS)
 def commerce_url(request, tmp_path):
     """An empty Commerce DB with the schema and the demo catalog, on SQLite, PostgreSQL and MariaDB."""
-    from amazon_channel.commerce.db import commerce_engine
-    from amazon_channel.commerce.schema import metadata
-    from amazon_channel.tools.demo import seed_catalog
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/commerce.db"
-    else:
-        try:
-            url = request.getfixturevalue("server_databases").url(request.param)
-        except Exception as exc:  # a user's machine may have no database server; CI always has both
-            if os.environ.get("CI"):
-                raise
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            pytest.skip(f"{request.param} not reachable ({type(exc).__name__}: {reason}); CI runs these tests")
-    engine = commerce_engine(url)
-    metadata.drop_all(engine)
-    seed_catalog(engine)
-    engine.dispose()
-    return url
+    return empty_commerce_db(request, request.param, tmp_path)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+import pytest
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -81,28 +83,82 @@ class EmulatorServer:
                 "backoff_base": 0.05, "backoff_cap": 0.5, "deadline": 120}
 
 
+def emulator_client(emulator: EmulatorServer):
+    """Our SP-API client, configured as an operator would from the emulator's application and seller."""
+    from amazon_channel.spapi import SpApiClient, SpApiConfig
+
+    cfg = emulator.get("config")
+    return SpApiClient(SpApiConfig.from_connection(cfg["client_id"], cfg["client_secret"], emulator.connection_extra()))
+
+
 def running_emulator(args: list[str]):
     """An emulator process started with `args` on a free port, as a generator for fixtures: yields its admin
     client once it answers, stops it when resumed."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
-    # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *args],
-                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    server = EmulatorServer(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            server.get("health")
+    for _attempt in range(5):
+        port = free_port()
+        log = tempfile.NamedTemporaryFile("w+", prefix="emulator-", suffix=".log", delete=False)
+        # Its own session: signals meant for a task's process group in dag.test never reach the emulator.
+        proc = subprocess.Popen([sys.executable, "-m", "amazon_channel.emulator", "--port", str(port), *args],
+                                stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        server = EmulatorServer(f"http://127.0.0.1:{port}")
+        if _answers_on(proc, port, server):
             break
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"emulator did not start: {open(log.name).read()}") from None
-            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+        if "address already in use" not in open(log.name).read():
+            raise RuntimeError(f"emulator did not start: {open(log.name).read()}")
+    else:
+        raise RuntimeError("emulator did not start: no free port after 5 tries")
     yield server
     proc.terminate()
     proc.wait(10)
+
+
+def _answers_on(proc: subprocess.Popen, port: int, server: EmulatorServer) -> bool:
+    """Whether `proc` itself answers on `port`. Another test process (pytest-xdist) may take the same free port
+    between our probe and the emulator's bind: then its emulator answers and ours exits, and ours must retry."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            server.get("health")
+        except requests.ConnectionError:
+            time.sleep(0.1)
+            continue
+        listening = {c.laddr.port for c in psutil.Process(proc.pid).net_connections("tcp")
+                     if c.status == psutil.CONN_LISTEN}
+        if port in listening:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# The Commerce DB's dialects, as fixture params: PostgreSQL and MariaDB tests carry their server's marker.
+DIALECTS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres),
+            pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+def empty_commerce_db(request, dialect: str, folder: Path) -> str:
+    """The URL of an empty Commerce DB with the schema and the demo catalog: a file in `folder` on SQLite, this
+    run's database on a server (skipped when the server is unreachable, except on CI)."""
+    from amazon_channel.commerce.db import commerce_engine
+    from amazon_channel.commerce.schema import metadata
+    from amazon_channel.tools.demo import seed_catalog
+
+    if dialect == "sqlite":
+        url = f"sqlite:///{folder}/commerce.db"
+    else:
+        try:
+            url = request.getfixturevalue("server_databases").url(dialect)
+        except Exception as exc:  # a user's machine may have no database server; CI always has both
+            if os.environ.get("CI"):
+                raise
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            pytest.skip(f"{dialect} not reachable ({type(exc).__name__}: {reason}); CI runs these tests")
+    engine = commerce_engine(url)
+    metadata.drop_all(engine)
+    seed_catalog(engine)
+    engine.dispose()
+    return url
 
 
 # ---- a Commerce database of its own per test run on each server -------------------------------------------

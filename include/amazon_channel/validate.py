@@ -315,8 +315,23 @@ def _definitions(known_marketplaces: tuple[str, ...]):
 
 def _run_suite(definition, frame: pd.DataFrame) -> dict[int, list[str]]:
     """Run one suite; return {row index: [reason, ...]} for the rows that failed: "column: expectation", with the
-    row's value in parentheses, or per false column, where the expectation's meta (REASONS) asks for it."""
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
+    row's value in parentheses, or per false column, where the expectation's meta (REASONS) asks for it.
+
+    Two passes: pass or fail for every expectation (BOOLEAN_ONLY computes no lists of rows and takes a third of
+    COMPLETE's time), then the failing ones alone again to learn which rows failed. Most batches pass whole."""
+    import copy
+
+    import great_expectations as gx
+
+    parameters = {"dataframe": frame}
+    verdicts = definition.run(batch_parameters=parameters, result_format={"result_format": "BOOLEAN_ONLY"})
+    failing = [copy.copy(outcome.expectation_config.to_domain_obj())  # copies: each belongs to one suite
+               for outcome in verdicts.results if not outcome.success]
+    if not failing:
+        return {}
+    result = definition.data.get_batch(batch_parameters=parameters).validate(
+        gx.ExpectationSuite(name=f"{definition.suite.name}_failing", expectations=failing),
+        result_format={"result_format": "COMPLETE"})
     failures: dict[int, list[str]] = {}
     for outcome in result.results:
         if outcome.success:

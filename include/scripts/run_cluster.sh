@@ -95,6 +95,9 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$CLUSTER_HOME/logs/tasks"  # one disk: the api-server reads every worker's
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"  # workers report here
+# Airflow gives a task 5 s to hear from the api-server; on a busy small machine a call can take longer, and a
+# task that times out fails without its retries
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
 # Each worker imports pandas and Great Expectations once, not every task (plugins/celery_config.py).
 export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="${AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS:-celery_config.CELERY_CONFIG}"
 # Several workers on one host: each is recorded as <name>@<host> (amazon_channel.worker_name).

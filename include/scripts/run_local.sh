@@ -18,6 +18,9 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAU
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/execution/"  # tasks report here
+# Airflow gives a task 5 s to hear from the api-server; on a busy small machine a call can take longer, and a
+# task that times out fails without its retries
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AMAZON_CHANNEL_STAGING_ROOT="file://$AIRFLOW_HOME/staging"
 mkdir -p "$AIRFLOW_HOME"

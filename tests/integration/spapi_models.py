@@ -32,6 +32,7 @@ def _definitions(model_file: str) -> dict:
     return _strict(copy.deepcopy(model["definitions"]))
 
 
+@cache  # one per definition: building it resolves the model's references again
 def validator(model_file: str, definition: str) -> Draft4Validator:
     return Draft4Validator({"$ref": f"#/definitions/{definition}", "definitions": _definitions(model_file)})
 

@@ -248,6 +248,9 @@ def deployment(emulator, tmp_path_factory):
     reference_home.mkdir()
     # `make run` on PostgreSQL metadata: with SQLite the CLI's backfill and the scheduler lock each other out
     reference_env = {**env, "AIRFLOW_HOME": str(reference_home), "AIRFLOW_PORT": str(free_port()),
+                     # log servers of its own: the cluster's triggerer holds the default port
+                     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                      "COMMERCE_URL": create_database(names[2]),
                      "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": create_database(names[3])}
     cluster = reference = None
@@ -316,11 +319,14 @@ def test_a_backfill_on_celery_with_a_worker_killed_in_load_orders_equals_truth_a
         airflow.cli("dags", "unpause", DAG["hist"])
         airflow.backfill("hist", DAY, last)
     killed_run, killed = cluster.kill_the_worker_running("hist", "load_orders")
-    for airflow in (cluster, reference):
-        airflow.wait_runs_done("hist", "backfill", HOURS)
-        airflow.wait_runs_done("hist", "scheduled", 1)
-        wait_until(f"{airflow.name}: the backfill complete", lambda a=airflow: a.query(
-            "SELECT completed_at FROM backfill WHERE dag_id = :d", d=DAG["hist"])[0][0], every=2)
+    try:
+        for airflow in (cluster, reference):
+            airflow.wait_runs_done("hist", "backfill", HOURS)
+            airflow.wait_runs_done("hist", "scheduled", 1)
+            wait_until(f"{airflow.name}: the backfill complete", lambda a=airflow: a.query(
+                "SELECT completed_at FROM backfill WHERE dag_id = :d", d=DAG["hist"])[0][0], every=2)
+    finally:
+        cluster.start_worker(killed)  # back to two workers for the next tests, whatever this one's outcome
 
     # Assert: the killed load was retried on the other worker and finished there
     tries = [t for t in cluster.task_tries("hist", "load_orders") if t[0] == killed_run]
@@ -332,7 +338,6 @@ def test_a_backfill_on_celery_with_a_worker_killed_in_load_orders_equals_truth_a
     assert windows_of(commerce, "hist") == windows_of(deployment["reference_commerce"], "hist")
     assert table_checksums(commerce, surrogate_keys=False) == table_checksums(deployment["reference_commerce"],
                                                                               surrogate_keys=False)
-    cluster.start_worker(killed)  # back to two workers for the next test
 
 
 def test_a_worker_killed_in_push_tracking_leaves_one_package_per_track(deployment, emulator):
@@ -347,7 +352,10 @@ def test_a_worker_killed_in_push_tracking_leaves_one_package_per_track(deploymen
             {"window_start": iso_z(hour), "window_end": iso_z(hour + timedelta(hours=1))}))
         killed_run, killed = cluster.kill_the_worker_running(
             "hist", "push_tracking", ready=lambda: emulator.get("stats")["packages"] > 0)
-        cluster.wait_runs_done("hist", "manual", 1)
+        try:
+            cluster.wait_runs_done("hist", "manual", 1)
+        finally:
+            cluster.start_worker(killed)
     finally:
         emulator.configure(slow_rate=0.0)
 
@@ -367,7 +375,6 @@ def test_a_worker_killed_in_push_tracking_leaves_one_package_per_track(deploymen
     for order_id, numbers in by_order.items():
         at_amazon = emulator.get(f"orders/{order_id}")["packages"]
         assert sorted(x["tracking_number"] for x in at_amazon) == sorted(numbers), order_id
-    cluster.start_worker(killed)
 
 
 def test_the_scheduler_runs_scheduled_intervals_on_both_workers(deployment, emulator):

@@ -18,14 +18,38 @@ from amazon_channel.orders_view import (
 )
 from amazon_channel.rules import PENDING_STATUSES
 from tests.integration.commerce_queries import channel_orders
+from tests.integration.pipeline_steps import Steps
 from tests.integration.ui_data import BLOCKED_SKU, HOURS, populate
+from tests.support import DIALECTS, empty_commerce_db, emulator_client
 
 pytestmark = [pytest.mark.emulator]
 
 
+@pytest.fixture(scope="module", params=DIALECTS)
+def view_db(request, emulator_process, tmp_path_factory):
+    """A Commerce DB per dialect that the real pipeline steps filled once: (engine, what populate made). The tests
+    here only read it."""
+    from amazon_channel.commerce.db import commerce_engine
+    from amazon_channel.staging import Staging
+
+    folder = tmp_path_factory.mktemp("orders_view")
+    engine = commerce_engine(empty_commerce_db(request, request.param, folder))
+    emulator_process.reset()
+    loaded = populate(Steps(engine, Staging(f"file://{folder}/staging"), emulator_client(emulator_process)),
+                      emulator_process)
+    emulator_process.reset()
+    yield engine, loaded
+    engine.dispose()
+
+
 @pytest.fixture
-def loaded(steps, emulator):
-    return populate(steps, emulator)
+def engine(view_db):
+    return view_db[0]
+
+
+@pytest.fixture
+def loaded(view_db):
+    return view_db[1]
 
 
 def all_rows(conn, f=None, sort="purchase_date", descending=True):
@@ -38,9 +62,9 @@ def all_rows(conn, f=None, sort="purchase_date", descending=True):
     return rows
 
 
-def test_grid_lists_every_non_pending_order_once_with_its_commerce_order(steps, loaded):
-    channel = channel_orders(steps.engine)
-    with steps.engine.connect() as conn:
+def test_grid_lists_every_non_pending_order_once_with_its_commerce_order(engine, loaded):
+    channel = channel_orders(engine)
+    with engine.connect() as conn:
         rows = all_rows(conn)
     ids = [r["amazon_order_id"] for r in rows]
     assert len(ids) == len(set(ids))
@@ -53,9 +77,9 @@ def test_grid_lists_every_non_pending_order_once_with_its_commerce_order(steps, 
     assert [r["purchase_date"] for r in rows] == sorted((r["purchase_date"] for r in rows), reverse=True)
 
 
-def test_filters_paging_and_sorting_happen_in_the_database(steps, loaded):
-    channel = [o for o in channel_orders(steps.engine).values() if o["status"] not in PENDING_STATUSES]
-    with steps.engine.connect() as conn:
+def test_filters_paging_and_sorting_happen_in_the_database(engine, loaded):
+    channel = [o for o in channel_orders(engine).values() if o["status"] not in PENDING_STATUSES]
+    with engine.connect() as conn:
         by_total = all_rows(conn, sort="grand_total", descending=False)
         totals = [r["grand_total"] for r in by_total if r["grand_total"] is not None]
         assert totals == sorted(totals) and isinstance(totals[0], Decimal)  # numeric, not text, order
@@ -101,8 +125,8 @@ def test_filters_paging_and_sorting_happen_in_the_database(steps, loaded):
             list_orders(conn, sort="buyer_email")
 
 
-def test_order_detail_shows_items_shipments_packages_and_note_history(steps, loaded):
-    with steps.engine.connect() as conn:
+def test_order_detail_shows_items_shipments_packages_and_note_history(engine, loaded):
+    with engine.connect() as conn:
         shipped = order_detail(conn, loaded["shipped"])
         rejected = order_detail(conn, loaded["rejected"])
         assert order_detail(conn, "000-0000000-0000000") is None
@@ -117,13 +141,13 @@ def test_order_detail_shows_items_shipments_packages_and_note_history(steps, loa
     assert notes[0].startswith("Tracking bad tracking! rejected by Amazon") and notes[-1].startswith("Commerce order #")
 
 
-def test_blocked_orders_and_sync_health(steps, loaded):
-    with steps.engine.connect() as conn:
+def test_blocked_orders_and_sync_health(engine, loaded):
+    with engine.connect() as conn:
         blocked = blocked_orders(conn)
         health = sync_health(conn, now=loaded["window_end"] + timedelta(minutes=30))
         quarantined = quarantine_count(conn)
     assert blocked and all(b["note"] == f"Cannot create order: product {BLOCKED_SKU} is disabled" for b in blocked)
-    channel = channel_orders(steps.engine)
+    channel = channel_orders(engine)
     assert {(h["account_id"], h["marketplace_id"]) for h in health} == {
         ("default", o["marketplace_id"]) for o in channel.values()}
     for h in health:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import ROOT, free_port
+from tests.support import ROOT, emulator_client, free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 
@@ -44,7 +44,6 @@ class UiServer:
 def ui(emulator_process, airflow_db, tmp_path_factory):
     """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled."""
     from amazon_channel.commerce.db import commerce_engine
-    from amazon_channel.spapi import SpApiClient, SpApiConfig
     from amazon_channel.staging import Staging
     from amazon_channel.tools.demo import seed_catalog
     from tests.integration.pipeline_steps import Steps
@@ -55,10 +54,8 @@ def ui(emulator_process, airflow_db, tmp_path_factory):
     url = f"sqlite:///{folder}/commerce.db"
     engine = commerce_engine(url)
     seed_catalog(engine)
-    cfg = emulator_process.get("config")
-    client = SpApiClient(SpApiConfig.from_connection(cfg["client_id"], cfg["client_secret"],
-                                                     emulator_process.connection_extra()))
-    data = populate(Steps(engine, Staging(f"file://{folder}/staging"), client), emulator_process)
+    data = populate(Steps(engine, Staging(f"file://{folder}/staging"), emulator_client(emulator_process)),
+                    emulator_process)
 
     (folder / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     port = free_port()
