@@ -11,6 +11,7 @@ Times are shown in UTC.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
@@ -47,6 +48,23 @@ def _authenticated():
 
 app = FastAPI(title="Amazon Orders", dependencies=[Depends(_authenticated())], docs_url=None, redoc_url=None,
               openapi_url=None)
+
+
+def _user_dependency():
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+def sees_buyer_data(user) -> bool:
+    """Buyers' personal data is for users who may read Airflow's connections (Op and Admin; not Viewer or User),
+    the same right whichever auth manager the deployment uses."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().is_authorized_connection(method="GET", user=user)
+
+
+CurrentUser = Depends(_user_dependency())
 
 
 @cache
@@ -228,42 +246,66 @@ def parse_grid_query(q: QueryParams) -> GridQuery:
                      _whole(q.get("page_size"), "page_size", 50, PAGE_SIZES))
 
 
-def _grid(request: Request) -> dict:
-    from amazon_channel.orders_view import list_orders
+PERSONAL_FILTERS = ("buyer_name",)  # their values are buyers' personal data
 
+
+@cache
+def _warn_if_access_log_shows_personal_filters() -> None:
+    """Once per api-server: Airflow's access log masks a query value only when its name is in [core]
+    sensitive_var_conn_names (make run, make cluster and the compose stack set it)."""
+    from airflow.configuration import conf
+
+    sensitive = [n.strip().lower() for n in conf.get("core", "sensitive_var_conn_names", fallback="").split(",")]
+    shown = [name for name in PERSONAL_FILTERS if not any(s and s in name for s in sensitive)]
+    if shown:
+        logging.getLogger(__name__).warning(
+            "The api-server's access log will show the values searched for in %s: add them to "
+            "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", ", ".join(shown))
+
+
+def _grid(request: Request, user) -> dict:
+    from amazon_channel.orders_view import hide_buyer_data, list_orders
+
+    _warn_if_access_log_shows_personal_filters()
     q = request.query_params
     query = parse_grid_query(q)
+    sees = sees_buyer_data(user)
+    if not sees and (query.filters.buyer_name or query.sort == "buyer_name"):  # a search reveals names too
+        raise HTTPException(403, "buyer_name: your Airflow role may not search or sort by buyers' names")
     with _connect() as conn:
         result = list_orders(conn, query.filters, query.sort, query.descending, query.page, query.page_size)
-    return {**result, "query": {k: v for k, v in q.items() if v and k != "page"}}
+    if not sees:
+        result = {**result, "rows": [hide_buyer_data(row) for row in result["rows"]]}
+    return {**result, "query": {k: v for k, v in q.items() if v and k != "page"}, "sees_buyer_data": sees}
 
 
 @app.get("/", response_class=HTMLResponse)
-def orders_page(request: Request):
+def orders_page(request: Request, user=CurrentUser):
     from amazon_channel.orders_view import PAGE_SIZES, SORTABLE, filter_choices
 
-    grid = _grid(request)
+    grid = _grid(request, user)
     with _connect() as conn:
         choices = filter_choices(conn)
 
     def link(**changes) -> str:
         return "?" + urlencode({**grid["query"], **changes})
 
-    return _page(request, "orders.html", grid=grid, choices=choices, sortable=SORTABLE, page_sizes=PAGE_SIZES,
+    sortable = SORTABLE if grid["sees_buyer_data"] else tuple(c for c in SORTABLE if c != "buyer_name")
+    return _page(request, "orders.html", grid=grid, choices=choices, sortable=sortable, page_sizes=PAGE_SIZES,
                  link=link, q=request.query_params)
 
 
 @app.get("/api/orders")
-def orders_json(request: Request):
+def orders_json(request: Request, user=CurrentUser):
     """The grid as JSON, for scripts and the benchmark."""
-    grid = _grid(request)
+    grid = _grid(request, user)
     return JSONResponse({**grid, "rows": [{k: (str(v) if v is not None and not isinstance(v, int | str) else v)
                                            for k, v in row.items()} for row in grid["rows"]]})
 
 
 @app.get("/orders/{amazon_order_id}", response_class=HTMLResponse)
-def order_page(request: Request, amazon_order_id: str):
-    from amazon_channel.orders_view import order_detail
+def order_page(request: Request, amazon_order_id: str, user=CurrentUser):
+    from amazon_channel.orders_view import hide_buyer_data_of_order, order_detail
 
     detail = None
     if len(amazon_order_id) <= 32 and amazon_order_id.isprintable():  # longer or with a NUL: no such order
@@ -271,7 +313,9 @@ def order_page(request: Request, amazon_order_id: str):
             detail = order_detail(conn, amazon_order_id)
     if detail is None:
         raise HTTPException(404, f"no Amazon order {amazon_order_id} in the Commerce database")
-    return _page(request, "order.html", d=detail, commerce_url=COMMERCE_ADMIN_ORDER_URL)
+    sees = sees_buyer_data(user)
+    return _page(request, "order.html", d=detail if sees else hide_buyer_data_of_order(detail),
+                 commerce_url=COMMERCE_ADMIN_ORDER_URL, sees_buyer_data=sees)
 
 
 @app.get("/problems", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -149,6 +150,24 @@ def filter_choices(conn: Connection) -> dict:
             "marketplaces": list(conn.execute(select(o.marketplace_id).distinct()
                                               .order_by(o.marketplace_id)).scalars()),
             "accounts": list(conn.execute(select(o.account_id).distinct().order_by(o.account_id)).scalars())}
+
+
+# Buyers' personal data among the view's fields (Amazon's Data Protection Policy): shown only to users allowed to
+# see it. Country, region, company and tax registration stay visible: they are what tax invoices need.
+BUYER_DATA = frozenset({"buyer_name", "buyer_email", "ship_name", "ship_street", "ship_city", "ship_postcode",
+                        "ship_phone", "gift_message"})
+HIDDEN = "(hidden)"
+
+
+def hide_buyer_data(row: Mapping) -> dict:
+    """The row with every BUYER_DATA value replaced by HIDDEN; an empty value stays empty (nothing was there)."""
+    return {key: HIDDEN if key in BUYER_DATA and value not in (None, "") else value for key, value in row.items()}
+
+
+def hide_buyer_data_of_order(detail: dict) -> dict:
+    """`order_detail` without buyer data: the order's and its items'."""
+    return {**detail, "order": hide_buyer_data(detail["order"]),
+            "items": [hide_buyer_data(item) for item in detail["items"]]}
 
 
 def order_detail(conn: Connection, amazon_order_id: str) -> dict | None:

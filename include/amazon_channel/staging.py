@@ -17,10 +17,14 @@ def safe_segment(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", value)
 
 
+OWNER_ONLY_FOLDER, OWNER_ONLY_FILE = 0o700, 0o600
+
+
 class Staging:
     def __init__(self, root: str):
         self.root = root.rstrip("/")
         self.fs, self._root_path = fsspec.core.url_to_fs(self.root)
+        self._local_disk = "file" in ((self.fs.protocol,) if isinstance(self.fs.protocol, str) else self.fs.protocol)
 
     @classmethod
     def from_environment(cls) -> Staging:
@@ -60,10 +64,27 @@ class Staging:
         if self.fs.exists(local):
             self.fs.rm(local, recursive=True)
         self.fs.makedirs(local, exist_ok=True)
+        self._owner_only(local, OWNER_ONLY_FOLDER)
+
+    def _owner_only(self, local: str, mode: int) -> None:
+        """Staged pages hold buyer data: on a local disk only the account that runs Airflow may read them, the
+        folders from the staging root down included (object stores have no modes: the bucket's policy does it)."""
+        if not self._local_disk:
+            return
+        os.chmod(local, mode)
+        folder = os.path.dirname(local) if mode == OWNER_ONLY_FILE else local
+        while folder.startswith(self._root_path) and len(folder) >= len(self._root_path):
+            os.chmod(folder, OWNER_ONLY_FOLDER)
+            folder = os.path.dirname(folder)
+
+    def _write(self, path: str, name: str, write) -> None:
+        with fsspec.open(f"{path}/{name}", "wb") as handle:
+            write(handle)
+        self._owner_only(fsspec.core.url_to_fs(f"{path}/{name}")[1], OWNER_ONLY_FILE)
 
     def write_json(self, path: str, name: str, payload) -> None:
-        with fsspec.open(f"{path}/{name}", "wb") as handle:
-            handle.write(msgspec.json.encode(payload))  # UTF-8 JSON; several times faster than the json module
+        # UTF-8 JSON; several times faster than the json module
+        self._write(path, name, lambda handle: handle.write(msgspec.json.encode(payload)))
 
     def _names(self, path: str, suffix: str) -> list[str]:
         _, local = fsspec.core.url_to_fs(path)
@@ -76,8 +97,7 @@ class Staging:
                 yield handle.read()
 
     def write_frame(self, path: str, name: str, frame) -> None:
-        with fsspec.open(f"{path}/{name}", "wb") as handle:
-            frame.to_parquet(handle, index=False)
+        self._write(path, name, lambda handle: frame.to_parquet(handle, index=False))
 
     def read_frame(self, path: str, name: str):
         import pandas as pd

@@ -106,6 +106,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
+# The api-server's access log shows `buyer_name=***`, not the name an operator searched the Amazon Orders view for
+export AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES="${AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES:-buyer_name}"
 export AMAZON_CHANNEL_STAGING_ROOT="${AMAZON_CHANNEL_STAGING_ROOT:-file://$CLUSTER_HOME/staging}"  # every worker reads it
 export AIRFLOW_CONN_COMMERCE_DB="{\"conn_type\": \"generic\", \"extra\": {\"url\": \"$COMMERCE_URL\"}}"
 

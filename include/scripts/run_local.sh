@@ -22,6 +22,8 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/e
 # task that times out fails without its retries
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+# The api-server's access log shows `buyer_name=***`, not the name an operator searched the Amazon Orders view for
+export AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES="${AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES:-buyer_name}"
 export AMAZON_CHANNEL_STAGING_ROOT="file://$AIRFLOW_HOME/staging"
 mkdir -p "$AIRFLOW_HOME"
 # shellcheck source=common.sh

@@ -6,6 +6,7 @@ downloads a browser of its own). Screenshots go to build/screenshots/ (AMAZON_CH
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -13,10 +14,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
 
+from amazon_channel.orders_view import HIDDEN
 from tests.support import ROOT, emulator_client, free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
@@ -27,14 +30,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(os.environ.get("AMAZON_CHANNEL_SCREENSHOTS", ROOT / "build" / "screenshots"))
 USER, PASSWORD = "ops", "ui-test-password"
+# Logins of each role that matters for buyer data (SimpleAuthManager roles): name -> (role, password)
+LOGINS = {USER: ("admin", PASSWORD), "oper": ("op", "op-password"), "watcher": ("viewer", "viewer-password")}
+SENSITIVE_NAMES = "buyer_name"  # as make run, make cluster and the compose stack set it (test_docker_compose)
 
 
 class UiServer:
-    def __init__(self, base_url: str, data: dict, engine):
-        self.base_url, self.data, self.engine = base_url, data, engine
+    def __init__(self, base_url: str, data: dict, engine, log: Path):
+        self.base_url, self.data, self.engine, self.log = base_url, data, engine, log
 
-    def token(self) -> str:
-        response = requests.post(f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD},
+    def token(self, user: str = USER) -> str:
+        response = requests.post(f"{self.base_url}/auth/token", json={"username": user, "password": LOGINS[user][1]},
                                  timeout=30)
         response.raise_for_status()
         return response.json()["access_token"]
@@ -57,12 +63,13 @@ def ui(emulator_process, airflow_db, tmp_path_factory):
     data = populate(Steps(engine, Staging(f"file://{folder}/staging"), emulator_client(emulator_process)),
                     emulator_process)
 
-    (folder / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    (folder / "passwords.json").write_text(json.dumps({user: password for user, (_, password) in LOGINS.items()}))
     port = free_port()
     env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, (role, _) in LOGINS.items()),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(folder / "passwords.json"),
+           "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": SENSITIVE_NAMES,
            "AIRFLOW_CONN_COMMERCE_DB": json.dumps({"conn_type": "generic", "extra": {"url": url}})}
     log = open(folder / "api-server.log", "w")  # noqa: SIM115 (closed below)
     airflow = Path(sys.executable).with_name("airflow")
@@ -80,7 +87,7 @@ def ui(emulator_process, airflow_db, tmp_path_factory):
             proc.kill()
             raise RuntimeError(f"api-server did not start: {(folder / 'api-server.log').read_text()[-3000:]}")
         time.sleep(1)
-    yield UiServer(base, data, engine)
+    yield UiServer(base, data, engine, folder / "api-server.log")
     proc.terminate()
     try:
         proc.wait(30)
@@ -112,6 +119,41 @@ def test_the_view_is_behind_airflows_login(ui):
     views = [v for p in plugins for v in p["external_views"]]
     assert ({"name": "Amazon Orders", "href": "/amazon-orders/", "url_route": "amazon-orders"}.items()
             <= views[0].items())
+
+
+def test_buyer_data_is_for_op_and_admin_and_hidden_from_viewer(ui):
+    from sqlalchemy import select
+
+    from amazon_channel.commerce.schema import channel_amazon_order
+
+    o = channel_amazon_order.c
+    order = ui.data["shipped"]  # a merchant order: Amazon shared its buyer and address
+    with ui.engine.connect() as conn:
+        buyer = conn.execute(select(o.buyer_name, o.buyer_email, o.ship_street, o.ship_city, o.ship_phone)
+                             .where(o.amazon_order_id == order)).one()
+    personal = [value for value in buyer if value]
+    assert buyer.buyer_name and buyer.ship_street and len(personal) >= 3
+
+    def get(user: str, path: str, **params) -> requests.Response:
+        return requests.get(f"{ui.base_url}/amazon-orders{path}", params=params,
+                            headers={"Authorization": f"Bearer {ui.token(user)}"}, timeout=30)
+
+    for user in (USER, "oper"):
+        (row,) = get(user, "/api/orders", order_number=order).json()["rows"]
+        assert row["buyer_name"] == buyer.buyer_name, user
+        detail = get(user, f"/orders/{order}").text
+        assert all(html.escape(value) in detail for value in personal), user
+        assert get(user, "/", buyer_name=buyer.buyer_name[:4]).status_code == 200
+
+    (row,) = get("watcher", "/api/orders", order_number=order).json()["rows"]
+    assert row["buyer_name"] == HIDDEN and row["amazon_order_id"] == order  # the rest of the order is there
+    grid, detail = get("watcher", "/", order_number=order).text, get("watcher", f"/orders/{order}").text
+    assert order in grid and order in detail and HIDDEN in detail
+    for value in personal:
+        assert value not in grid + detail and html.escape(value) not in grid + detail
+    for refused in ({"buyer_name": buyer.buyer_name[:4]}, {"sort": "buyer_name"}):  # a search would reveal names
+        response = get("watcher", "/api/orders", **refused)
+        assert response.status_code == 403 and response.json()["detail"].startswith("buyer_name: "), refused
 
 
 # Query strings the grid refuses, each with the parameter its 400 must name (plugins/amazon_orders_view.py parses
@@ -222,6 +264,15 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         assert filtered and {s.strip() for s in filtered} == {"Unshipped"}
         page.screenshot(path=SCREENSHOTS / "02-filtered.png")
 
+        # A search by a buyer's name finds the order, and leaves the name out of the api-server's access log
+        buyer = next(name for name in view.locator("#orders tbody td.buyer").all_inner_texts() if len(name) > 5)
+        view.locator("input[name=buyer_name]").fill(buyer)
+        view.locator("#apply-filters").click()
+        frame.wait_for_url("**buyer_name=**")
+        buyers = view.locator("#orders tbody td.buyer")
+        expect(buyers.filter(has_not_text=buyer)).to_have_count(0)  # waits for the filtered page
+        expect(buyers.first).to_contain_text(buyer)
+
         first = view.locator("a.order-link").first
         order_id = first.inner_text()
         first.click()
@@ -249,3 +300,6 @@ def test_an_operator_logs_in_filters_and_opens_orders_in_chromium(ui):
         page.screenshot(path=SCREENSHOTS / "06-sync-health.png")
         browser.close()
     assert len(list(SCREENSHOTS.glob("0*.png"))) >= 6
+    access_log = ui.log.read_text()
+    assert "buyer_name=%2A%2A%2A" in access_log  # the search was logged, its value masked
+    assert buyer not in access_log and quote_plus(buyer) not in access_log and quote(buyer) not in access_log

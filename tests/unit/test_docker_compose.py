@@ -207,6 +207,18 @@ def test_every_airflow_container_gets_the_same_config(compose):
     assert services["postgres"]["image"].startswith("postgres:") and services["redis"]["image"].startswith("redis:")
 
 
+def test_every_deployment_masks_searched_buyer_names_in_the_access_log(compose):
+    """The Orders view's buyer-name filter is personal data: Airflow's access log masks it only when told to."""
+    from amazon_orders_view import PERSONAL_FILTERS
+
+    assert compose["services"]["airflow-apiserver"]["environment"]["AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES"] == \
+        ",".join(PERSONAL_FILTERS)
+    for script in ("run_local.sh", "run_cluster.sh"):
+        text = (ROOT / "include" / "scripts" / script).read_text()
+        assert f'AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES="${{AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES:-' \
+               f'{",".join(PERSONAL_FILTERS)}}}"' in text, script
+
+
 def test_every_long_running_service_has_a_health_check(compose, compose_text):
     services = compose["services"]
     for name in [*AIRFLOW_SERVICES, *INFRA_SERVICES]:

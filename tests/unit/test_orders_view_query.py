@@ -136,3 +136,13 @@ def test_the_queries_run_with_the_edge_values(tmp_path):
 
     # Assert
     assert (result["rows"], result["total"], result["page"], result["pages"]) == ([], 0, 1, 1)
+
+
+def test_hidden_buyer_data_keeps_everything_else():
+    from amazon_channel.commerce.schema import channel_amazon_order, channel_amazon_order_item
+    from amazon_channel.orders_view import BUYER_DATA, HIDDEN, hide_buyer_data
+
+    assert BUYER_DATA <= {c.name for table in (channel_amazon_order, channel_amazon_order_item) for c in table.c}
+    row = {"amazon_order_id": "171-1", "buyer_name": "Jo Doe", "buyer_email": "", "ship_city": None,
+           "ship_street": "1 Main St", "ship_country": "DE", "ship_region": "BE", "buyer_company": "ACME"}
+    assert hide_buyer_data(row) == {**row, "buyer_name": HIDDEN, "ship_street": HIDDEN}
