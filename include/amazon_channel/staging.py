@@ -67,13 +67,14 @@ class Staging:
         self._owner_only(local, OWNER_ONLY_FOLDER)
 
     def _owner_only(self, local: str, mode: int) -> None:
-        """Staged pages hold buyer data: on a local disk only the account that runs Airflow may read them, the
-        folders from the staging root down included (object stores have no modes: the bucket's policy does it)."""
+        """Staged pages hold buyer data: on a local disk only the account that runs Airflow may read them, and the
+        folders below the staging root (the root itself may be shared: its mode is the operator's). Object stores
+        have no modes: there the bucket's policy does this."""
         if not self._local_disk:
             return
         os.chmod(local, mode)
         folder = os.path.dirname(local) if mode == OWNER_ONLY_FILE else local
-        while folder.startswith(self._root_path) and len(folder) >= len(self._root_path):
+        while folder.startswith(self._root_path.rstrip("/") + "/"):
             os.chmod(folder, OWNER_ONLY_FOLDER)
             folder = os.path.dirname(folder)
 
