@@ -112,6 +112,9 @@ account and carry ids, counts and reasons, never buyer data.
   It must exist, or Airflow queues nothing: `airflow pools set {pool} 1 "Amazon SP-API quota of account {account_id}"`.
 - *Blocked orders* (unknown SKU, disabled or out-of-stock product, incomplete address) keep a note in
   `channel_amazon_order.note`; fix the cause and the next run creates them.
+- *Buyer data* (names, e-mail, phone, address, gift messages) is sealed at rest in the channel tables, quarantine
+  and staging (connection `amazon_channel_buyer_data_key`), and erased after its retention period by the DAG
+  `amazon_buyer_data_retention`; this DAG never stores it again for an erased order.
 """
 
 
@@ -160,7 +163,8 @@ def sync_tasks(account: Account) -> None:
     def extract_orders() -> dict:
         """Pages through Amazon's `searchOrders` for this run's window within the seller's rate limit and stages
         the raw pages. Returns the window, pages, orders, API calls and 429s absorbed. Re-running replaces this
-        run's staged pages; it writes nothing to Commerce."""
+        run's staged pages; it writes nothing to Commerce. Orders whose buyer data the retention DAG erased are
+        staged without it (a backfill never brings it back)."""
         from amazon_channel.steps import extract_step
 
         context = get_current_context()
@@ -168,7 +172,8 @@ def sync_tasks(account: Account) -> None:
         with fail_fast():
             return extract_step(sp_api_client(account), current_run(account), context.get("data_interval_start"),
                                 context.get("data_interval_end"), params.get("window_start"),
-                                params.get("window_end"), timedelta(minutes=params["overlap_minutes"]))
+                                params.get("window_end"), timedelta(minutes=params["overlap_minutes"]),
+                                commerce_engine())
 
     @task(task_display_name="Validate orders (Great Expectations)")
     def validate_orders(extracted: dict) -> dict:

@@ -31,8 +31,11 @@ STAGING_RETENTION_DAYS = float(os.environ.get("AMAZON_CHANNEL_STAGING_RETENTION_
 
 
 def staging() -> Staging:
+    from commerce_db_hook import use_buyer_data_keys
+
     from amazon_channel.staging import Staging
 
+    use_buyer_data_keys()  # staged pages are sealed with them
     return Staging.from_environment()
 
 

@@ -15,12 +15,11 @@ import logging
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from airflow.plugins_manager import AirflowPlugin
@@ -29,8 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import QueryParams
 
-if TYPE_CHECKING:
-    from amazon_channel.orders_view import OrderFilter
+from amazon_channel.orders_view import BUYER_DATA, ERASED, SORTABLE, OrderFilter
 
 COMMERCE_DB_CONN_ID = "commerce_db"
 MOUNT = "/amazon-orders"
@@ -111,6 +109,7 @@ def _site(marketplace_id: str) -> str:
 
 templates.env.filters.update(utc=_fmt_time, money=_fmt_money, minutes=_fmt_minutes, marketplace=_marketplace,
                              site=_site)
+templates.env.globals.update(erased=ERASED)
 
 
 def _page(request: Request, name: str, **context) -> HTMLResponse:
@@ -223,7 +222,7 @@ class GridQuery:
 
 def parse_grid_query(q: QueryParams) -> GridQuery:
     """The one place the grid's query string is read. Raises a 400 that names the first bad parameter."""
-    from amazon_channel.orders_view import PAGE_SIZES, SORTABLE, OrderFilter
+    from amazon_channel.orders_view import PAGE_SIZES
 
     for name in GRID_PARAMS:
         if len(q.getlist(name)) > 1:
@@ -246,7 +245,11 @@ def parse_grid_query(q: QueryParams) -> GridQuery:
                      _whole(q.get("page_size"), "page_size", 50, PAGE_SIZES))
 
 
-PERSONAL_FILTERS = ("buyer_name",)  # their values are buyers' personal data
+# The grid's filters and sort columns that are buyers' personal data (orders_view.BUYER_DATA decides what is): a
+# search or a sort by one reveals it, so they are for users who see buyer data. The filters are query parameters
+# of the same name, whose values the access log must mask.
+PERSONAL_FILTERS = tuple(f.name for f in fields(OrderFilter) if f.name in BUYER_DATA)
+PERSONAL_SORTS = tuple(column for column in SORTABLE if column in BUYER_DATA)
 
 
 @cache
@@ -270,8 +273,13 @@ def _grid(request: Request, user) -> dict:
     q = request.query_params
     query = parse_grid_query(q)
     sees = sees_buyer_data(user)
-    if not sees and (query.filters.buyer_name or query.sort == "buyer_name"):  # a search reveals names too
-        raise HTTPException(403, "buyer_name: your Airflow role may not search or sort by buyers' names")
+    if not sees:
+        personal = [name for name in PERSONAL_FILTERS if getattr(query.filters, name) is not None]
+        if query.sort in PERSONAL_SORTS:
+            personal.append(query.sort)
+        if personal:
+            raise HTTPException(403, f"{personal[0]}: your Airflow role may not search or sort by buyers' "
+                                     "personal data")
     with _connect() as conn:
         result = list_orders(conn, query.filters, query.sort, query.descending, query.page, query.page_size)
     if not sees:
@@ -281,7 +289,7 @@ def _grid(request: Request, user) -> dict:
 
 @app.get("/", response_class=HTMLResponse)
 def orders_page(request: Request, user=CurrentUser):
-    from amazon_channel.orders_view import PAGE_SIZES, SORTABLE, filter_choices
+    from amazon_channel.orders_view import PAGE_SIZES, filter_choices
 
     grid = _grid(request, user)
     with _connect() as conn:
@@ -290,7 +298,7 @@ def orders_page(request: Request, user=CurrentUser):
     def link(**changes) -> str:
         return "?" + urlencode({**grid["query"], **changes})
 
-    sortable = SORTABLE if grid["sees_buyer_data"] else tuple(c for c in SORTABLE if c != "buyer_name")
+    sortable = SORTABLE if grid["sees_buyer_data"] else tuple(c for c in SORTABLE if c not in PERSONAL_SORTS)
     return _page(request, "orders.html", grid=grid, choices=choices, sortable=sortable, page_sizes=PAGE_SIZES,
                  link=link, q=request.query_params)
 

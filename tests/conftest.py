@@ -37,6 +37,11 @@ os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AMAZON_CHANNEL_TASK_RETRIES", "0")  # a failing task fails the test now, not after backoff
+# Every test runs with buyer data sealed at rest, as production does: a key made for the tests (not a secret), the
+# same in every process so databases loaded alike stay comparable.
+TEST_BUYER_DATA_KEY = ("7cwKRXGCWjaqOLTsi9smwJLLfnE69IowmGISpu9b_sGO"
+                       "lu96a6JhHZbdKfBxKj7kR_llebSvyjcc5Ur2ZuTvzg==")  # noqa: S105 (a test key)
+os.environ.setdefault("AMAZON_CHANNEL_BUYER_DATA_KEYS", TEST_BUYER_DATA_KEY)
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "dags")]
 
 

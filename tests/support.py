@@ -292,3 +292,98 @@ def run_sync(interval_end, dag_id: str = "amazon_orders_sync", **conf):
     dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag(dag_id)
     run = dag.test(logical_date=interval_end, run_conf=conf or None)
     return run
+
+
+# ---- searching Airflow for buyer data (Amazon's Data Protection Policy) --------------------------------------
+
+BUYER_FIELDS = ("name", "email", "phone", "street")  # searched as whole values: names and streets are few and common
+
+
+def buyer_values(truth: list[dict]) -> set[str]:
+    """Every order's whole buyer name, e-mail, phone and street in the emulator's ground truth (`emulator.truth`)."""
+    return {order["buyer"][field] for order in truth for field in BUYER_FIELDS if order["buyer"].get(field)}
+
+
+def _written_forms(value: str) -> set[str]:
+    """`value` as it may be written: as it is, escaped in JSON (non-ASCII as \\uXXXX: XCom, rendered fields and
+    serialized rows are JSON) and quoted in a URL."""
+    from urllib.parse import quote, quote_plus
+
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value),
+            quote_plus(value)}
+
+
+def _trie_pattern(words: set[str]):
+    """One regex matching any of `words` (a trie, so the text is scanned once however many words there are)."""
+    import re
+
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def walk(node: dict) -> str:
+        branches = [re.escape(char) + walk(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        pattern = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{pattern})?" if "" in node else pattern
+
+    return re.compile(walk(trie))
+
+
+def find_buyer_data(texts, truth: list[dict]) -> list[tuple[str, str]]:
+    """Where any whole buyer name, e-mail, phone or street of the orders in `truth` occurs in `texts`, an iterable of
+    (where, text): a list of (where:line, the value found), one per place and value, so a failure says where the leak
+    is without printing the text around it."""
+    forms = {form: value for value in buyer_values(truth) for form in _written_forms(value)}
+    if not forms:
+        raise ValueError("no buyer data in the ground truth: a search for nothing cannot fail")
+    pattern = _trie_pattern(set(forms))
+    hits: dict[tuple[str, str], None] = {}
+    for where, content in texts:
+        for match in pattern.finditer(content):
+            line = content.count("\n", 0, match.start()) + 1
+            hits[(f"{where}:{line}" if "\n" in content else where, forms[match.group()])] = None
+    return list(hits)
+
+
+def _cell_text(value) -> str:
+    """A metadata DB cell as text to search: bytes (pickles, zlib-compressed serialized DAGs) decoded as UTF-8."""
+    import zlib
+
+    if isinstance(value, bytes | memoryview):
+        value = bytes(value)
+        try:
+            value = zlib.decompress(value)
+        except zlib.error:
+            pass
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def airflow_metadata_rows(tables: list[str] | None = None):
+    """(where, text) of every row of every table (or of `tables`) of this process's Airflow metadata DB, where names
+    the table and the row's dag, task and run ids when it has them."""
+    from airflow import settings
+    from sqlalchemy import MetaData, select
+
+    metadata = MetaData()
+    metadata.reflect(settings.engine, only=tables)
+    with settings.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            keys = [c for c in ("dag_id", "task_id", "run_id", "key", "id") if c in table.c]
+            for n, row in enumerate(conn.execute(select(table)).mappings(), start=1):
+                label = ", ".join(f"{k}={row[k]}" for k in keys)
+                yield f"metadata DB {table.name} row {n} ({label})", " | ".join(_cell_text(v) for v in row.values())
+
+
+def airflow_log_files(home: str | None = None):
+    """(where, text) of every file under the Airflow home's logs folder (task, dag-processor and scheduler logs)."""
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("logging", "base_log_folder")) if home is None else Path(home) / "logs"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        yield str(path), path.read_bytes().decode("utf-8", "replace")

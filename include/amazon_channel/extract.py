@@ -12,12 +12,14 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
 
 from .frames import is_order_id
+from .retention import redact_erased
 from .spapi import SpApiClient
 from .staging import Staging
 from .summaries import ExtractSummary
@@ -60,12 +62,15 @@ def extraction_window(interval_start: datetime, interval_end: datetime, overlap:
 
 
 def extract_orders(client: SpApiClient, staging: Staging, path: str, window: Window,
-                   marketplace_ids: list[str] | None = None) -> ExtractSummary:
-    """Write every page of the window's searchOrders results under `path`; return counts, not rows."""
+                   marketplace_ids: list[str] | None = None,
+                   erased_among: Callable[[list[str]], set[str]] | None = None) -> ExtractSummary:
+    """Write every page of the window's searchOrders results under `path`; return counts, not rows.
+    `erased_among(order_ids)` names the orders whose buyer data retention has erased: they are staged without it,
+    so a backfill of an old window never stores it again (amazon_channel.retention)."""
     staging.clear(path)
     statuses: Counter = Counter()
     channels: Counter = Counter()
-    pages = received = orders = rejected = 0
+    pages = received = orders = rejected = redacted = 0
     bounds = [iso_z(window.start), iso_z(window.end)]
     for page in client.search_pages(last_updated_after=window.start, last_updated_before=window.end,
                                     marketplace_ids=marketplace_ids):
@@ -77,7 +82,13 @@ def extract_orders(client: SpApiClient, staging: Staging, path: str, window: Win
             fulfillment = fulfillment if isinstance(fulfillment, dict) else {}
             statuses[_label(fulfillment.get("fulfillmentStatus"))] += 1
             channels[_label(fulfillment.get("fulfilledBy"))] += 1
-        set_aside = stage_page(staging, path, page.number, bounds, page.orders)
+        page_orders = page.orders
+        if erased_among is not None:
+            erased = erased_among([o["orderId"] for o in page_orders
+                                   if isinstance(o, dict) and isinstance(o.get("orderId"), str)])
+            if erased:
+                page_orders, redacted = redact_erased(page_orders, erased), redacted + len(erased)
+        set_aside = stage_page(staging, path, page.number, bounds, page_orders)
         rejected += len(set_aside)
         log.info("page %d: %d orders (%d new, %d set aside)", page.number, page.received, len(page.orders),
                  len(set_aside))
@@ -87,6 +98,8 @@ def extract_orders(client: SpApiClient, staging: Staging, path: str, window: Win
         "by_status": dict(sorted(statuses.items())), "by_fulfilled_by": dict(sorted(channels.items())),
         "api_calls": client.stats.calls, "throttled": client.stats.throttled,
     }
+    if redacted:
+        summary["buyer_data_withheld"] = redacted  # orders past their retention period: staged without it
     if rejected:
         log.warning("%d orders could not be staged as JSON; they are set aside under %s/%s and validation "
                     "quarantines them", rejected, path, REJECTED_FOLDER)

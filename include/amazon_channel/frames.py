@@ -53,6 +53,7 @@ ORDER_FIELDS = {
     "order_id": "orderId", "purchase_date": "createdTime", "last_updated": "lastUpdatedTime",
     "marketplace_id": "salesChannel.marketplaceId", "status": "fulfillment.fulfillmentStatus",
     "fulfilled_by": "fulfillment.fulfilledBy", "latest_ship_date": "fulfillment.shipByWindow.latestDateTime",
+    "deliver_by": "fulfillment.deliverByWindow.latestDateTime",
     "grand_total": "proceeds.grandTotal.amount", "currency": "proceeds.grandTotal.currencyCode",
     "buyer_email": "buyer.buyerEmail", "buyer_name": "buyer.buyerName", "buyer_company": "buyer.buyerCompanyName",
     "purchase_order_number": "buyer.buyerPurchaseOrderNumber",

@@ -34,7 +34,8 @@ from .timeutil import utcnow
 
 GRID_COLUMNS = ["purchase_date", "amazon_order_id", "account_id", "marketplace_id", "status", "buyer_name",
                 "grand_total", "currency", "sales_order_increment_id", "sales_order_id", "fulfillment_channel",
-                "items_unshipped", "latest_ship_date", "note", "cancel_requested", "cancel_request_reason"]
+                "items_unshipped", "latest_ship_date", "note", "cancel_requested", "cancel_request_reason",
+                "buyer_data_erased_at"]
 SORTABLE = ("purchase_date", "amazon_order_id", "status", "buyer_name", "grand_total", "sales_order_increment_id",
             "fulfillment_channel", "items_unshipped", "latest_ship_date")
 PAGE_SIZES = (25, 50, 100, 200)
@@ -99,8 +100,6 @@ def _conditions(f: OrderFilter, conn: Connection) -> list:
         number = f.order_number.strip()
         where.append(o.amazon_order_id.contains(number, autoescape=True)
                      | o.sales_order_increment_id.contains(number, autoescape=True))
-    if f.buyer_name:
-        where.append(func.lower(o.buyer_name).contains(f.buyer_name.strip().lower(), autoescape=True))
     sqlite = conn.dialect.name == "sqlite"
     if f.total_min is not None:
         where.append(_money(o.grand_total, conn) >= (float(f.total_min) if sqlite else f.total_min))
@@ -129,16 +128,41 @@ def list_orders(conn: Connection, f: OrderFilter = OrderFilter(), sort: str = "p
     page_size = page_size if page_size in PAGE_SIZES else 50
     o = channel_amazon_order.c
     where = and_(*_conditions(f, conn))
-    total = conn.execute(select(func.count()).select_from(channel_amazon_order).where(where)).scalar_one()
     key = {"grand_total": _money(o.grand_total, conn), "status": shown_status(o)}.get(sort, o[sort])
-    order_by = [key.desc() if descending else key.asc(), o.amazon_order_id.desc() if descending else o.amazon_order_id]
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
     columns = [shown_status(o).label("status") if c == "status" else o[c] for c in GRID_COLUMNS]
-    rows = conn.execute(select(*columns, o.status.label("amazon_status"), rejection(o).label("error"))
-                        .where(where).order_by(*order_by)
+    grid = select(*columns, o.status.label("amazon_status"), rejection(o).label("error"))
+    if f.buyer_name or sort == "buyer_name":
+        return _by_buyer_name(conn, grid, where, f.buyer_name, key, sort, descending, page, page_size)
+    total = conn.execute(select(func.count()).select_from(channel_amazon_order).where(where)).scalar_one()
+    order_by = [key.desc() if descending else key.asc(), o.amazon_order_id.desc() if descending else o.amazon_order_id]
+    page, pages = _page(page, total, page_size)
+    rows = conn.execute(grid.where(where).order_by(*order_by)
                         .limit(page_size).offset((page - 1) * page_size)).mappings().all()
     return {"rows": [dict(r) for r in rows], "total": total, "page": page, "pages": pages, "page_size": page_size}
+
+
+def _page(page: int, total: int, page_size: int) -> tuple[int, int]:
+    pages = max(1, -(-total // page_size))
+    return min(max(1, page), pages), pages
+
+
+def _by_buyer_name(conn: Connection, grid, where, name: str | None, key, sort: str, descending: bool, page: int,
+                   page_size: int) -> dict:
+    """Buyer names are sealed at rest (amazon_channel.crypto), so the database can neither search nor sort them: the
+    matching orders' names are read (unsealed) with the sort key, and searched and sorted here; then one page."""
+    o = channel_amazon_order.c
+    needle = (name or "").strip().lower()
+    candidates = [row for row in conn.execute(select(o.amazon_order_id, o.buyer_name, key.label("sort_key"))
+                                              .where(where))
+                  if needle in (row.buyer_name or "").lower()]
+    by = (lambda r: (r.buyer_name is not None, r.buyer_name or "")) if sort == "buyer_name" else (
+        lambda r: (r.sort_key is not None, r.sort_key if r.sort_key is not None else 0))
+    candidates.sort(key=lambda r: (by(r), r.amazon_order_id), reverse=descending)
+    page, pages = _page(page, len(candidates), page_size)
+    ids = [r.amazon_order_id for r in candidates[(page - 1) * page_size:page * page_size]]
+    rows = {r["amazon_order_id"]: dict(r) for r in conn.execute(grid.where(o.amazon_order_id.in_(ids))).mappings()}
+    return {"rows": [rows[i] for i in ids], "total": len(candidates), "page": page, "pages": pages,
+            "page_size": page_size}
 
 
 def filter_choices(conn: Connection) -> dict:
@@ -157,6 +181,9 @@ def filter_choices(conn: Connection) -> dict:
 BUYER_DATA = frozenset({"buyer_name", "buyer_email", "ship_name", "ship_street", "ship_city", "ship_postcode",
                         "ship_phone", "gift_message"})
 HIDDEN = "(hidden)"
+# What the view shows, to every role, for the buyer data of an order whose retention period ended: the retention DAG
+# (amazon_channel.retention) emptied it and stamped `buyer_data_erased_at`, which every order query returns.
+ERASED = "(erased)"
 
 
 def hide_buyer_data(row: Mapping) -> dict:

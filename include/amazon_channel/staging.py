@@ -11,6 +11,8 @@ import re
 import fsspec
 import msgspec
 
+from .crypto import seal_bytes, unseal_bytes
+
 
 def safe_segment(value: str) -> str:
     """A run id such as 'scheduled__2026-01-01T10:00:00+00:00' as one path segment."""
@@ -78,14 +80,32 @@ class Staging:
             os.chmod(folder, OWNER_ONLY_FOLDER)
             folder = os.path.dirname(folder)
 
-    def _write(self, path: str, name: str, write) -> None:
+    def _write(self, path: str, name: str, data: bytes) -> None:
+        """Staged pages hold buyer data: sealed with the buyer data key when one is configured (amazon_channel.crypto),
+        owner-only on a local disk."""
         with fsspec.open(f"{path}/{name}", "wb") as handle:
-            write(handle)
+            handle.write(seal_bytes(data))
         self._owner_only(fsspec.core.url_to_fs(f"{path}/{name}")[1], OWNER_ONLY_FILE)
+
+    def _read(self, local: str) -> bytes:
+        with self.fs.open(local, "rb") as handle:
+            return unseal_bytes(handle.read())
 
     def write_json(self, path: str, name: str, payload) -> None:
         # UTF-8 JSON; several times faster than the json module
-        self._write(path, name, lambda handle: handle.write(msgspec.json.encode(payload)))
+        self._write(path, name, msgspec.json.encode(payload))
+
+    def files(self):
+        """(folder URL, file name) of every staged file, in path order."""
+        if not self.fs.exists(self._root_path):
+            return
+        root = self._root_path.rstrip("/")
+        for local in sorted(self.fs.find(self._root_path)):
+            folder, name = local.rsplit("/", 1)
+            yield self.root + folder[len(root):], name
+
+    def read_file(self, path: str, name: str) -> bytes:
+        return self._read(fsspec.core.url_to_fs(f"{path}/{name}")[1])
 
     def _names(self, path: str, suffix: str) -> list[str]:
         _, local = fsspec.core.url_to_fs(path)
@@ -94,24 +114,25 @@ class Staging:
     def read_bytes(self, path: str, suffix: str):
         """Yield the contents of the files under `path` whose names end with `suffix`, in name order."""
         for name in self._names(path, suffix):
-            with self.fs.open(name, "rb") as handle:
-                yield handle.read()
+            yield self._read(name)
 
     def write_frame(self, path: str, name: str, frame) -> None:
-        self._write(path, name, lambda handle: frame.to_parquet(handle, index=False))
+        self._write(path, name, frame.to_parquet(index=False))
 
     def read_frame(self, path: str, name: str):
-        import pandas as pd
-
-        with fsspec.open(f"{path}/{name}", "rb") as handle:
-            return pd.read_parquet(handle)
+        return _parquet(self.read_file(path, name))
 
     def read_frames(self, path: str, suffix: str):
         """The Parquet files under `path` whose names end with `suffix`, as one frame (None when there are none)."""
         import pandas as pd
 
-        frames = []
-        for name in self._names(path, suffix):
-            with self.fs.open(name, "rb") as handle:
-                frames.append(pd.read_parquet(handle))
+        frames = [_parquet(self._read(name)) for name in self._names(path, suffix)]
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
+
+
+def _parquet(data: bytes):
+    import io
+
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(data))

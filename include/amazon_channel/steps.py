@@ -118,8 +118,9 @@ def check_settings_step(engine: Engine, settings: OrderSettings, run: Run, stagi
 
 def extract_step(client: SpApiClient, run: Run, interval_start: datetime | None, interval_end: datetime | None,
                  window_start: str | None = None, window_end: str | None = None,
-                 overlap: timedelta | None = None) -> ExtractSummary:
-    """Stage every order Amazon changed in the run's window (explicit window params win over the interval)."""
+                 overlap: timedelta | None = None, engine: Engine | None = None) -> ExtractSummary:
+    """Stage every order Amazon changed in the run's window (explicit window params win over the interval). With the
+    Commerce `engine`, orders whose buyer data retention erased are staged without it."""
     from .extract import DEFAULT_OVERLAP, extract_orders, window_for_run
 
     try:
@@ -127,7 +128,10 @@ def extract_step(client: SpApiClient, run: Run, interval_start: datetime | None,
                                 DEFAULT_OVERLAP if overlap is None else overlap)
     except ValueError as exc:  # no usable window: retrying cannot help
         raise NotRetryableError(str(exc)) from None
-    return extract_orders(client, run.staging, run.path("extract"), window, client.config.marketplace_ids or None)
+    from .retention import erased_among
+
+    return extract_orders(client, run.staging, run.path("extract"), window, client.config.marketplace_ids or None,
+                          None if engine is None else (lambda ids: erased_among(engine, ids)))
 
 
 # ---- 3. validate_orders --------------------------------------------------------------------------------------

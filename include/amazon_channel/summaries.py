@@ -3,7 +3,7 @@ and staging paths, never rows."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class SettingsSummary(TypedDict):
@@ -25,6 +25,7 @@ class ExtractSummary(TypedDict):
     by_fulfilled_by: dict[str, int]
     api_calls: int
     throttled: int
+    buyer_data_withheld: NotRequired[int]  # orders past their retention period, staged without buyer data
 
 
 class ValidateSummary(TypedDict):

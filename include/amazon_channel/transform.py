@@ -127,6 +127,7 @@ def transform(raw: pd.DataFrame | None, raw_items: pd.DataFrame | None) -> tuple
         "purchase_date": _utc(raw["purchase_date"]),
         "last_updated": _utc(raw["last_updated"]),
         "latest_ship_date": _utc(raw["latest_ship_date"]),
+        "deliver_by": _utc(raw["deliver_by"]),
         "buyer_email": clean_text(raw["buyer_email"]),
         "buyer_name": clean_text(raw["buyer_name"]),
         "buyer_company": clean_text(raw["buyer_company"]),

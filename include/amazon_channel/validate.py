@@ -365,7 +365,7 @@ def validate_batch(batch: OrderBatch, known_marketplaces: list[str], skip: set[i
     if not len(orders):
         return failures
     orders["times_parse"] = (_time_ok(orders["purchase_date"]) & _time_ok(orders["last_updated"])
-                             & _time_ok(orders["latest_ship_date"]))
+                             & _time_ok(orders["latest_ship_date"]) & _time_ok(orders["deliver_by"]))
     orders["grand_total_decimals_ok"] = decimals_ok(orders["grand_total"], orders["currency"])
     orders["has_items"] = pd.Series(checked).isin(items["order_pos"])
     orders = pd.concat([orders, money_checks(batch, checked, orders)], axis=1)

@@ -80,10 +80,16 @@ if [ ! -f "$SECRETS" ]; then
 print("AIRFLOW__CORE__FERNET_KEY=" + Fernet.generate_key().decode())
 print("AIRFLOW__API_AUTH__JWT_SECRET=" + secrets.token_urlsafe(32))' > "$SECRETS")
 fi
+# Buyer data is sealed at rest (amazon_channel.crypto): the keys given in the environment, else one made once here.
+GIVEN_BUYER_DATA_KEYS="${AMAZON_CHANNEL_BUYER_DATA_KEYS:-}"
+if ! grep -q '^AMAZON_CHANNEL_BUYER_DATA_KEYS=' "$SECRETS"; then
+  (umask 077 && echo "AMAZON_CHANNEL_BUYER_DATA_KEYS=$(python -m amazon_channel.crypto new-key)" >> "$SECRETS")
+fi
 set -a
 # shellcheck disable=SC1090
 source "$SECRETS"
 set +a
+if [ -n "$GIVEN_BUYER_DATA_KEYS" ]; then export AMAZON_CHANNEL_BUYER_DATA_KEYS="$GIVEN_BUYER_DATA_KEYS"; fi
 
 export AIRFLOW_HOME="$CLUSTER_HOME/airflow"
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor

@@ -26,6 +26,13 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES="${AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES:-buyer_name}"
 export AMAZON_CHANNEL_STAGING_ROOT="file://$AIRFLOW_HOME/staging"
 mkdir -p "$AIRFLOW_HOME"
+# Buyer data is sealed at rest (amazon_channel.crypto) with a key made once and kept owner-only in AIRFLOW_HOME;
+# losing it loses the buyer data stored so far. A key of your own: AMAZON_CHANNEL_BUYER_DATA_KEYS or the connection.
+if [ -z "${AMAZON_CHANNEL_BUYER_DATA_KEYS:-}" ]; then
+  [ -f "$AIRFLOW_HOME/buyer_data.key" ] || (umask 077 && python -m amazon_channel.crypto new-key > "$AIRFLOW_HOME/buyer_data.key")
+  AMAZON_CHANNEL_BUYER_DATA_KEYS="$(cat "$AIRFLOW_HOME/buyer_data.key")"
+  export AMAZON_CHANNEL_BUYER_DATA_KEYS
+fi
 # shellcheck source=common.sh
 source "$ROOT/include/scripts/common.sh"
 START_EMULATOR="${START_EMULATOR:-1}"  # 0: the accounts' connections point at a running emulator, or at Amazon

@@ -1,8 +1,10 @@
 """One benchmark case in its own process (so its peak memory is its own): the pipeline's steps after extract on
 N staged orders into one database, then the same window again, then (optionally) the naive baseline, the
-database's bulk floor and the Orders grid. Prints one JSON object.
+database's bulk floor, the Orders grid and the buyer-data retention of every loaded order (and of the staged
+files). Prints one JSON object.
 
     python -m tests.benchmarks.case --url URL --source DIR --orders N [--naive K] [--floor] [--grid]
+                                    [--retention [--scrub]]
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import json
 import multiprocessing
 import resource
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, func, select, update
 
 from amazon_channel import steps
 from amazon_channel.commerce.db import commerce_engine
-from amazon_channel.commerce.schema import metadata
+from amazon_channel.commerce.schema import channel_amazon_order, metadata
+from amazon_channel.retention import FINISHED, erase_expired, erased_since, parse_retention_settings, scrub_staging
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
 from amazon_channel.tools.demo import seed_catalog
@@ -247,6 +251,41 @@ def grid(url: str) -> dict:
     return {"grid_orders": total, "queries": results}
 
 
+# A year after the bench's clock (2026-03-10): every Shipped or Canceled order is past its 30 days by then.
+RETENTION_AS_OF = datetime(2027, 3, 10, tzinfo=UTC)
+RETENTION = parse_retention_settings(None)
+
+
+def erase(url: str) -> tuple[dict, set[str]]:
+    """The retention DAG's first task on every loaded order, in a process of its own, then a second time (the daily
+    check when nothing is due). The emulator's open orders (Unshipped, Pending...) never ship in the bench: one
+    UPDATE makes them Shipped first. Returns the results and the erased orders (for `scrub`)."""
+    o = channel_amazon_order.c
+    engine = commerce_engine(url)
+    with engine.begin() as conn:
+        channel_orders = conn.execute(select(func.count()).select_from(channel_amazon_order)).scalar_one()
+        made_shipped = conn.execute(update(channel_amazon_order).where(o.status.not_in(FINISHED))
+                                    .values(status="Shipped")).rowcount
+    engine.dispose()  # no pooled connection crosses a fork
+    t_erase, erased, _ = in_task_process(lambda: erase_expired(commerce_engine(url), RETENTION, RETENTION_AS_OF,
+                                                               RETENTION_AS_OF))
+    t_again, again, _ = in_task_process(lambda: erase_expired(commerce_engine(url), RETENTION, RETENTION_AS_OF,
+                                                              RETENTION_AS_OF))
+    engine = commerce_engine(url)
+    erased_ids = erased_since(engine, RETENTION_AS_OF)
+    engine.dispose()
+    return {"as_of": RETENTION_AS_OF.isoformat(), "channel_orders": channel_orders, "made_shipped": made_shipped,
+            "erase_s": t_erase, "erased": erased, "again_s": t_again, "again": again}, erased_ids
+
+
+def scrub(staging: Staging, erased: set[str]) -> dict:
+    """The retention DAG's second task, in a process of its own, over the staged files both runs left."""
+    files = [name for _, name in staging.files()]
+    t_scrub, scrubbed, _ = in_task_process(lambda: scrub_staging(staging, erased, RETENTION, RETENTION_AS_OF))
+    return {"scrub_s": t_scrub, "staged_pages": sum(n.endswith(".json") for n in files),
+            "staged_frames": sum(n.endswith(".parquet") for n in files), **scrubbed}
+
+
 def _day(text):
     from datetime import date
 
@@ -262,6 +301,8 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=0)
     parser.add_argument("--floor", action="store_true")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--retention", action="store_true")
+    parser.add_argument("--scrub", action="store_true")
     args = parser.parse_args()
 
     import great_expectations  # noqa: F401  (imported once here: steps are timed without the ~2 s import)
@@ -272,7 +313,7 @@ def main() -> None:
     engine.dispose()  # no pooled connection crosses a fork
     staged = stage(args.source, staging, steps.Run("bench", "first", staging).path("extract"), args.orders)
     first = pipeline(args.url, staging, "first")
-    stage(args.source, staging, steps.Run("bench", "again", staging).path("extract"), args.orders)
+    staged_again = stage(args.source, staging, steps.Run("bench", "again", staging).path("extract"), args.orders)
     again = pipeline(args.url, staging, "again")
     result = {"url": args.url.split("://")[0], "orders": staged, "first": first, "again": again,
               "peak_rss_mb": max(first["peak_rss_mb"].values())}  # the largest task process
@@ -282,12 +323,16 @@ def main() -> None:
     if args.floor:
         written = rows_written(engine)
         result["rows_written"] = {k: len(v) for k, v in written.items()}
-        engine.dispose()
-        result["floor_s"] = bulk_floor(args.url, written)
     engine.dispose()
+    if args.retention:  # after the grid and the floor's rows (it erases names), before the floor (it drops tables)
+        result["retention"], erased = erase(args.url)
+    if args.floor:
+        result["floor_s"] = bulk_floor(args.url, written)
     if args.naive:
         result["naive"] = naive_baseline(args.url, staging, staging.run_path("bench", "first", "transformed"),
                                          args.naive)
+    if args.retention and args.scrub:  # after the naive baseline, which reads the staged frames
+        result["retention"]["scrub"] = {**scrub(staging, erased), "staged_orders": staged + staged_again}
     print(json.dumps(result, default=str))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from amazon_channel.extract import Window, extract_orders
+from amazon_channel.retention import erased_among
 from amazon_channel.settings import parse_settings
 from amazon_channel.steps import (
     Run,
@@ -35,19 +36,21 @@ class Steps:
         return self.run(run_id).path(step)
 
     def extract(self, run_id, start, end):
-        """Extract a fixed window (the DAG derives it from the data interval; see test_dag for that)."""
-        return extract_orders(self.client, self.staging, self.path(run_id, "extract"), Window(start, end))
+        """Extract a fixed window (the DAG derives it from the data interval; see test_dag for that); like the DAG,
+        orders whose buyer data was erased are staged without it."""
+        return extract_orders(self.client, self.staging, self.path(run_id, "extract"), Window(start, end),
+                              erased_among=lambda ids: erased_among(self.engine, ids))
 
     def stage(self, run_id, orders):
         """Put hand-made orders where extract would have put Amazon's pages."""
         self.staging.clear(self.path(run_id, "extract"))
         self.staging.write_json(self.path(run_id, "extract"), "page-00001.json", {"orders": orders})
 
-    def after_extract(self, run_id, settings=DEFAULT, extracted=None):
+    def after_extract(self, run_id, settings=DEFAULT, extracted=None, reprocess_unchanged=False):
         """check → validate → transform → load; given extract's summary, the run is recorded for sync health."""
         run = self.run(run_id)
         check_settings_step(self.engine, settings, run, staging_retention_days=7)
-        validated = validate_step(self.engine, run, run.path("extract"), settings)
+        validated = validate_step(self.engine, run, run.path("extract"), settings, reprocess_unchanged)
         transformed = transform_step(run, validated["staging_path"])
         load_customers_step(self.engine, run, transformed["staging_path"], settings)
         loaded = load_orders_step(self.engine, run, transformed["staging_path"], settings, extracted)

@@ -475,6 +475,11 @@ PREVIOUS_COLUMNS = {
 }
 
 
+OLD_BUYER_DATA_TYPES = [("channel_amazon_order", "buyer_name", "VARCHAR(255)"),
+                        ("channel_amazon_order", "ship_street", "VARCHAR(1024)"),
+                        ("channel_amazon_quarantine", "payload", "TEXT")]
+
+
 def test_an_existing_database_gains_the_new_columns_and_keeps_its_orders(steps, amazon):
     """A database of the previous release, with an order created then (not invoiced) and one blocked then:
     ensure_schema adds every new table and column and the rows stay; Amazon's later cancellation of the old order
@@ -498,6 +503,11 @@ def test_an_existing_database_gains_the_new_columns_and_keeps_its_orders(steps, 
                     conn.execute(DropIndex(index))
             for column in columns:
                 conn.execute(text(f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}"))
+        if engine.dialect.name != "sqlite":  # buyer data columns were VARCHAR, the payload a plain TEXT
+            for table, column, kind in OLD_BUYER_DATA_TYPES:
+                change = (f"ALTER COLUMN {quote(column)} TYPE {kind}" if engine.dialect.name == "postgresql"
+                          else f"MODIFY COLUMN {quote(column)} {kind} {'NOT NULL' if column == 'payload' else 'NULL'}")
+                conn.execute(text(f"ALTER TABLE {quote(table)} {change}"))
     old = inspect(engine)
     assert not set(NEW_TABLES) & set(old.get_table_names())
     before = {t: old.get_columns(t) for t in new_columns}
@@ -509,6 +519,15 @@ def test_an_existing_database_gains_the_new_columns_and_keeps_its_orders(steps, 
 
     now = inspect(engine)
     assert set(NEW_TABLES) <= set(now.get_table_names())
+    for table, column, _ in OLD_BUYER_DATA_TYPES:  # wide enough for a sealed value
+        [kind] = [c["type"] for c in now.get_columns(table) if c["name"] == column]
+        wanted = "MEDIUMTEXT" if column == "payload" and engine.dialect.name == "mysql" else "TEXT"
+        assert engine.dialect.name == "sqlite" or str(kind.compile(dialect=engine.dialect)) == wanted, (column, kind)
+    long_name = "Ω" * 255  # the longest name validation lets through, sealed: about 1,400 characters
+    with engine.begin() as conn:
+        conn.execute(update(channel_amazon_order).where(channel_amazon_order.c.amazon_order_id == order["orderId"])
+                     .values(buyer_name=long_name))
+    assert channel_orders(engine)[order["orderId"]]["buyer_name"] == long_name
     for table in new_columns:
         assert {c["name"] for c in now.get_columns(table)} == {c.name for c in metadata.tables[table].columns}
     with engine.connect() as conn:

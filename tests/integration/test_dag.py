@@ -24,7 +24,8 @@ def test_dags_import_without_errors(airflow_db, monkeypatch):
     monkeypatch.delenv("AMAZON_CHANNEL_ACCOUNTS_FILE", raising=False)
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["amazon_orders_sync", "erp_order_export"]  # no accounts file: today's one DAG
+    # no accounts file: today's one sync DAG
+    assert sorted(bag.dag_ids) == ["amazon_buyer_data_retention", "amazon_orders_sync", "erp_order_export"]
     dag = bag.get_dag("amazon_orders_sync")
     assert "account:default" in dag.tags and dag.dag_display_name == "Amazon orders sync"
     assert dag.max_active_runs == 1 and not dag.catchup
@@ -51,8 +52,9 @@ def test_dags_import_without_errors(airflow_db, monkeypatch):
 
 
 def test_no_heavy_imports_at_parse_time():
-    """Parsing the DAG file must not import pandas, GX, SQLAlchemy or our client: the dag-processor stays fast."""
+    """Parsing the DAG files must not import pandas, GX, SQLAlchemy or our client: the dag-processor stays fast."""
     code = (f"import sys, runpy; dag = runpy.run_path({str(ROOT / 'dags' / 'amazon_orders_sync.py')!r}); "
+            f"runpy.run_path({str(ROOT / 'dags' / 'amazon_buyer_data_retention.py')!r}); "
             f"print(dag['default_args']['retries']); print([m for m in {HEAVY!r} if m in sys.modules])")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "dags")])}
     env.pop("AMAZON_CHANNEL_TASK_RETRIES")
@@ -66,6 +68,8 @@ def test_no_heavy_imports_at_parse_time():
 def test_interval_run_extracts_the_windows_orders(airflow_db, sp_api_connection, emulator, tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
+    from amazon_channel.crypto import unseal_bytes
+
     monkeypatch.setenv("AMAZON_CHANNEL_STAGING_ROOT", f"file://{tmp_path}")
     monkeypatch.setenv("AIRFLOW_CONN_COMMERCE_DB", json.dumps(
         {"conn_type": "generic", "extra": {"url": f"sqlite:///{tmp_path}/commerce.db"}}))
@@ -74,10 +78,11 @@ def test_interval_run_extracts_the_windows_orders(airflow_db, sp_api_connection,
     run = dag.test(logical_date=datetime(2026, 3, 9, 10, tzinfo=UTC))
     assert run.state == "success"
     expected = {o["orderId"] for o in emulator.truth("2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z")}
-    pages = sorted(p for p in Path(tmp_path).rglob("page-*.json"))
-    staged = [o["orderId"] for p in pages for o in json.loads(p.read_text())["orders"]]
+    pages = [json.loads(unseal_bytes(p.read_bytes())) for p in sorted(Path(tmp_path).rglob("page-*.json"))]
+    staged = [o["orderId"] for page in pages for o in page["orders"]]
     assert expected and sorted(staged) == sorted(expected)
-    assert json.loads(pages[0].read_text())["window"] == ["2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z"]
+    assert pages[0]["window"] == ["2026-03-09T08:45:00Z", "2026-03-09T10:00:00Z"]
+    assert not any(p.read_bytes().startswith(b"{") for p in Path(tmp_path).rglob("page-*.json"))  # sealed at rest
 
 
 @pytest.mark.emulator
@@ -114,7 +119,8 @@ def accounts_bag(tmp_path, monkeypatch, entries):
 @pytest.mark.parametrize("ids", [["us"], ["us", "eu", "jp"]], ids=["one account", "three accounts"])
 def test_one_dag_per_declared_account(airflow_db, tmp_path, monkeypatch, ids):
     bag = accounts_bag(tmp_path, monkeypatch, [{"id": i, "conn_id": f"amazon_sp_api_{i}"} for i in ids])
-    assert sorted(bag.dag_ids) == sorted([f"amazon_orders_sync__{i}" for i in ids] + ["erp_order_export"])
+    assert sorted(bag.dag_ids) == sorted([f"amazon_orders_sync__{i}" for i in ids]
+                                         + ["amazon_buyer_data_retention", "erp_order_export"])
     for account_id in ids:
         dag = bag.get_dag(f"amazon_orders_sync__{account_id}")
         assert sorted(dag.task_ids) == sorted(SYNC_TASKS)
@@ -134,8 +140,8 @@ def test_a_wrong_entry_becomes_a_failing_dag_and_the_others_parse(airflow_db, tm
         {"id": "moon", "conn_id": "amazon_sp_api_moon", "region": "moon"},
         {"id": "Bad Id", "conn_id": "x"},
     ])
-    assert sorted(bag.dag_ids) == ["amazon_orders_sync__entry-3", "amazon_orders_sync__eu",
-                                   "amazon_orders_sync__moon", "erp_order_export"]
+    assert sorted(bag.dag_ids) == ["amazon_buyer_data_retention", "amazon_orders_sync__entry-3",
+                                   "amazon_orders_sync__eu", "amazon_orders_sync__moon", "erp_order_export"]
     eu = bag.get_dag("amazon_orders_sync__eu")
     assert eu.timetable.expression == "30 */2 * * *" and {eu.get_task(t).pool for t in SP_API_TASKS} == {"amazon_eu"}
     assert "region:eu" in eu.tags and "its own `order_settings`" in eu.doc_md
@@ -154,7 +160,8 @@ def test_an_unreadable_accounts_file_is_one_failing_dag(airflow_db, tmp_path, mo
     monkeypatch.setenv("AMAZON_CHANNEL_ACCOUNTS_FILE", str(path))
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["amazon_orders_sync__accounts_file", "erp_order_export"]
+    assert sorted(bag.dag_ids) == ["amazon_buyer_data_retention", "amazon_orders_sync__accounts_file",
+                                   "erp_order_export"]
     assert "not valid YAML" in bag.get_dag("amazon_orders_sync__accounts_file").doc_md
 
 

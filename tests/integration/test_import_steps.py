@@ -16,6 +16,7 @@ from amazon_channel.erp_export import export_orders_since_mark
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
 from amazon_channel.steps import load_orders_step, transform_step, validate_step
+from amazon_channel.timeutil import parse_iso
 from tests.integration.commerce_queries import channel_orders, commerce_orders, imported, should_have_commerce_order
 from tests.integration.pipeline_steps import DEFAULT, Steps, amazon_orders
 from tests.support import table_checksums
@@ -46,7 +47,7 @@ def test_a_day_of_hourly_runs_imports_every_order_once(steps, emulator):
 def test_bad_input_is_quarantined_with_reasons_and_nothing_is_lost(steps, client):
     good = amazon_orders(client)
     priced = [o for o in good if o.get("proceeds")]
-    bad = copy.deepcopy(priced[:12])
+    bad = copy.deepcopy(priced[:13])
     bad[0]["orderId"] = "12-3456"                                    # bad id
     del bad[1]["createdTime"]                                         # missing field
     bad[2]["proceeds"]["grandTotal"]["amount"] = "-10.00"              # negative amount
@@ -59,7 +60,8 @@ def test_bad_input_is_quarantined_with_reasons_and_nothing_is_lost(steps, client
     bad[9]["salesChannel"]["marketplaceId"] = "NOT-A-MARKETPLACE"
     bad[10]["orderItems"].append(copy.deepcopy(bad[10]["orderItems"][0]))  # duplicate item id
     bad[11]["lastUpdatedTime"] = "2026-03-09 10:00"                   # not ISO 8601 UTC
-    tricky = copy.deepcopy(priced[12])
+    bad[12]["fulfillment"]["deliverByWindow"]["latestDateTime"] = "2026-03-32T10:00:00Z"  # no such day
+    tricky = copy.deepcopy(priced[13])
     tricky["buyer"] = {"buyerName": "Robert'); DROP TABLE sales_order;-- 山田", "buyerEmail": "a'b\"c@x.invalid"}
     tricky["recipient"]["deliveryAddress"]["name"] = "Ωμέγα 🎁 O'Brien"
     duplicate = copy.deepcopy(good[0])
@@ -84,6 +86,8 @@ def test_bad_input_is_quarantined_with_reasons_and_nothing_is_lost(steps, client
     reasons = {r for row in quarantine for r in json.loads(row["reasons"])}
     assert {"order_id: expect_column_values_to_match_regex", "currency: expect_column_values_to_be_in_set",
             "buyer_name: expect_column_value_lengths_to_be_between"} <= reasons
+    assert [json.loads(row["reasons"]) for row in quarantine if row["amazon_order_id"] == bad[12]["orderId"]] == [
+        ["times_parse: expect_column_values_to_be_in_set"]]
     assert commerce_orders(steps.engine)  # the good rows went on
 
 
@@ -184,6 +188,11 @@ def test_order_settings_customers_numbers_and_fba(steps, client):
         else:  # FBA: Amazon shares no email, so a guest order with a marked placeholder
             assert order["customer_is_guest"] and order["customer_email"].endswith("@buyer.amazon.invalid")
     assert any(v["marketplace_id"] == us for v in channel.values())
+    # Amazon's delivery promise (the buyer-data retention clock) is kept for merchant and FBA orders alike.
+    stored = [(channel[o["orderId"]], o["fulfillment"]) for o in orders if o["orderId"] in channel]
+    assert {row["fulfillment_channel"] for row, _ in stored} == {"MFN", "AFN"}
+    for row, fulfillment in stored:
+        assert row["deliver_by"] == parse_iso(fulfillment["deliverByWindow"]["latestDateTime"])
     assert len(customers) == len({(v["buyer_email"]) for k, v in channel.items() if k in sales and v["buyer_email"]})
 
 

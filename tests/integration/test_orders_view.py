@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from fastapi import Request
+from markupsafe import escape
+from sqlalchemy import select, update
 
+from amazon_channel.commerce.schema import channel_amazon_order, channel_amazon_order_item
 from amazon_channel.orders_view import (
+    ERASED,
+    HIDDEN,
     OrderFilter,
     blocked_orders,
     filter_choices,
@@ -159,3 +166,126 @@ def test_blocked_orders_and_sync_health(engine, loaded):
     assert max(len(h["recent_runs"]) for h in health) == HOURS
     assert sum(h["push_failed"] for h in health) == 1 and sum(h["push_confirmed"] for h in health) == 1
     assert quarantined == 0
+
+
+# What the buyer-data retention DAG empties on an order (amazon_channel.retention; its own tests cover the erasure)
+ERASED_COLUMNS = ("buyer_name", "buyer_email", "ship_name", "ship_street", "ship_city", "ship_phone")
+ERASED_AT = datetime(2026, 4, 20, 9, 30, tzinfo=UTC)
+OP, VIEWER = "op", "viewer"
+
+
+@pytest.fixture
+def erased_order(engine, loaded):
+    """A merchant order with a buyer and an address, erased as the retention DAG does it; restored afterwards, as
+    the other tests share the database. Yields its id and its kept postcode."""
+    o, i = channel_amazon_order.c, channel_amazon_order_item.c
+    with engine.connect() as conn:
+        order = conn.execute(select(channel_amazon_order).where(
+            o.fulfillment_channel == "MFN", o.buyer_name.is_not(None), o.ship_street.is_not(None),
+            o.ship_postcode.is_not(None), o.status.not_in(PENDING_STATUSES),
+            o.amazon_order_id.not_in([loaded["shipped"], loaded["rejected"]]),
+            select(i.id).where(i.amazon_order_id == o.amazon_order_id).exists())
+            .order_by(o.amazon_order_id).limit(1)).mappings().one()
+        gift_messages = conn.execute(select(i.id, i.gift_message)
+                                     .where(i.amazon_order_id == order["amazon_order_id"])).all()
+    mine = o.amazon_order_id == order["amazon_order_id"]
+    with engine.begin() as conn:
+        conn.execute(update(channel_amazon_order).where(mine)
+                     .values(**dict.fromkeys(ERASED_COLUMNS), buyer_data_erased_at=ERASED_AT))
+        conn.execute(update(channel_amazon_order_item).where(i.amazon_order_id == order["amazon_order_id"])
+                     .values(gift_message=None))
+    try:
+        yield order["amazon_order_id"], order["ship_postcode"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(update(channel_amazon_order).where(mine).values(
+                **{c: order[c] for c in ERASED_COLUMNS}, buyer_data_erased_at=order["buyer_data_erased_at"]))
+            for item_id, message in gift_messages:
+                conn.execute(update(channel_amazon_order_item).where(i.id == item_id).values(gift_message=message))
+
+
+@pytest.fixture
+def view(engine, monkeypatch):
+    """The Amazon Orders web app on this database, as a user of the role in `get`'s first argument (op sees buyer
+    data, viewer does not). Airflow's login and roles themselves are tests/integration/test_ui.py's."""
+    import amazon_orders_view
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setitem(amazon_orders_view.app.dependency_overrides, get_user, user_of_role)
+    monkeypatch.setattr(amazon_orders_view, "sees_buyer_data", lambda user: user == OP)
+    monkeypatch.setattr(amazon_orders_view, "_connect", engine.connect)
+    client = TestClient(amazon_orders_view.app)
+
+    def get(user: str, path: str, **params):
+        return client.get(path, params=params, headers={"X-Test-Role": user})
+
+    return get
+
+
+def user_of_role(request: Request) -> str:
+    """The user of `view` (its annotation is resolved at module level: FastAPI injects a Request by its type)."""
+    return request.headers["X-Test-Role"]
+
+
+def buyer_cell(grid_html: str) -> str:
+    """The grid's buyer cell, of its one order."""
+    (cell,) = re.findall(r'<td class="buyer">(.*?)</td>', grid_html)
+    return cell
+
+
+def buyer_card(detail_html: str) -> str:
+    """The order page's buyer and shipping address card."""
+    return detail_html.split('id="buyer"', 1)[1].split("<h3>Items</h3>", 1)[0]
+
+
+def test_an_erased_orders_buyer_data_shows_as_erased_with_its_date(view, erased_order):
+    # Arrange
+    order, postcode = erased_order
+
+    for user in (OP, VIEWER):
+        # Act
+        (row,) = view(user, "/api/orders", order_number=order).json()["rows"]
+        grid = view(user, "/", order_number=order).text
+        detail = view(user, f"/orders/{order}").text
+
+        # Assert
+        assert datetime.fromisoformat(row["buyer_data_erased_at"]) == ERASED_AT, user
+        assert row["amazon_order_id"] == order and all(row[c] is None for c in ERASED_COLUMNS if c in row), user
+        assert ERASED in buyer_cell(grid) and "Buyer data erased on 2026-04-20 09:30 UTC" in buyer_cell(grid), user
+        assert ("<b>Buyer data erased</b> on 2026-04-20 09:30 UTC (retention period ended; Amazon Data Protection "
+                "Policy)") in detail, user
+        assert f'<td class="gift-message"><span class="muted">{ERASED}</span></td>' in detail, user
+        card = buyer_card(detail)
+        assert (postcode in card) == (user == OP) and (HIDDEN in card) == (user == VIEWER), user  # it is kept
+
+
+def test_an_order_not_erased_shows_its_buyer_data_as_before(view, engine, loaded, erased_order):
+    # Arrange
+    order = loaded["shipped"]
+    with engine.connect() as conn:
+        name = conn.execute(select(channel_amazon_order.c.buyer_name)
+                            .where(channel_amazon_order.c.amazon_order_id == order)).scalar_one()
+
+    for user, shown in ((OP, name), (VIEWER, HIDDEN)):
+        # Act
+        (row,) = view(user, "/api/orders", order_number=order).json()["rows"]
+        grid = view(user, "/", order_number=order).text
+        detail = view(user, f"/orders/{order}").text
+
+        # Assert
+        assert row["buyer_data_erased_at"] is None and row["buyer_name"] == shown, user
+        assert buyer_cell(grid) == escape(shown), user
+        assert "buyer-data-erased" not in detail and ERASED not in grid + detail, user
+        assert escape(shown) in buyer_card(detail) and (escape(name) in grid + detail) == (user == OP), user
+
+
+def test_searching_or_sorting_by_buyer_data_is_for_roles_that_see_it(view):
+    for params in ({"buyer_name": "an"}, {"sort": "buyer_name"}):
+        for path in ("/", "/api/orders"):
+            # Act
+            refused, allowed = view(VIEWER, path, **params), view(OP, path, **params)
+
+            # Assert
+            assert refused.status_code == 403 and refused.json()["detail"].startswith("buyer_name: "), params
+            assert allowed.status_code == 200, params

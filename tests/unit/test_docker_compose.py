@@ -284,3 +284,13 @@ def test_init_migrates_and_creates_one_pool_per_account(compose, accounts, tmp_p
     pools = [f"amazon_sp_api__{a}" for a in accounts] if accounts else ["amazon_sp_api"]
     assert recorded == ["db migrate", *[f"pools set {pool} 1 One seller's SP-API quota in one region, "
                                         "shared by all runs" for pool in pools]]
+
+
+def test_every_deployment_seals_buyer_data_at_rest(compose):
+    """make run and make cluster make a buyer data key once when none is given; compose passes the operator's."""
+    for service in ("airflow-apiserver", "airflow-worker", "airflow-scheduler"):
+        assert compose["services"][service]["environment"]["AMAZON_CHANNEL_BUYER_DATA_KEYS"] == \
+            "${AMAZON_CHANNEL_BUYER_DATA_KEYS:-}"
+    for script in ("run_local.sh", "run_cluster.sh"):
+        text = (ROOT / "include" / "scripts" / script).read_text()
+        assert "python -m amazon_channel.crypto new-key" in text and "umask 077" in text, script

@@ -10,6 +10,8 @@ import pytest
 from amazon_channel.emulator.order_json import INCLUDED_DATA
 from amazon_channel.emulator.world import World
 from amazon_channel.frames import batch_from_orders, batches_from_pages
+from tests.unit.test_money_frames import us_example
+from tests.unit.test_money_transform import transformed
 
 pytestmark = pytest.mark.unit
 START, END = 1_767_225_600, 1_767_225_600 + 5 * 86_400  # 2026-01-01 .. 01-06 UTC
@@ -66,3 +68,24 @@ def test_broken_structure_is_reported_not_raised(order, problem):
 
     assert batch.problems == {0: [problem]}
     assert batch.quarantine_keys()[0].startswith("sha256:")  # no usable order id: keyed by its content
+
+
+def test_the_delivery_promise_is_read_for_merchant_and_fba_orders_and_parsed_to_utc():
+    # Arrange: the emulator's orders, and one whose promise Amazon wrote with an offset
+    orders = sample_orders(40)
+    offset = us_example()
+    offset["fulfillment"]["deliverByWindow"] = {"earliestDateTime": "2026-03-12T09:00:00+02:00",
+                                                "latestDateTime": "2026-03-14T14:00:00+02:00"}
+
+    # Act
+    channel, _ = transformed(*orders, offset)
+
+    # Assert
+    assert str(channel["deliver_by"].dt.tz) == "UTC"
+    assert channel.loc[offset["orderId"], "deliver_by"] == pd.Timestamp("2026-03-14T12:00:00Z")
+    assert {o["fulfillment"]["fulfilledBy"] for o in orders} == {"MERCHANT", "AMAZON"}
+    for order in orders:
+        row = channel.loc[order["orderId"]]
+        assert row["deliver_by"] == pd.Timestamp(order["fulfillment"]["deliverByWindow"]["latestDateTime"])
+        if order["fulfillment"]["fulfilledBy"] == "MERCHANT":
+            assert row["deliver_by"] > row["latest_ship_date"]  # the promise is after the ship-by date

@@ -146,3 +146,13 @@ def test_hidden_buyer_data_keeps_everything_else():
     row = {"amazon_order_id": "171-1", "buyer_name": "Jo Doe", "buyer_email": "", "ship_city": None,
            "ship_street": "1 Main St", "ship_country": "DE", "ship_region": "BE", "buyer_company": "ACME"}
     assert hide_buyer_data(row) == {**row, "buyer_name": HIDDEN, "ship_street": HIDDEN}
+
+
+def test_the_grids_personal_filters_and_sorts_come_from_the_buyer_data():
+    from amazon_orders_view import GRID_PARAMS, PERSONAL_FILTERS, PERSONAL_SORTS
+
+    from amazon_channel.orders_view import BUYER_DATA, SORTABLE
+
+    assert PERSONAL_FILTERS == ("buyer_name",) and PERSONAL_SORTS == ("buyer_name",)
+    assert set(PERSONAL_SORTS) == set(SORTABLE) & BUYER_DATA
+    assert set(PERSONAL_FILTERS) <= set(GRID_PARAMS)  # query parameters of their names, so the access log masks them

@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def commerce_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's error (the task log's traceback, a failure alert) must not show the values
+    # it bound, which are buyers' names, addresses, phones and e-mails (Amazon's Data Protection Policy).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _):
@@ -36,8 +38,8 @@ def commerce_engine(url: str) -> Engine:
     if url.startswith(("mysql", "mariadb")) and "charset=" not in url:
         url += ("&" if "?" in url else "?") + "charset=utf8mb4"
     if url.startswith("postgresql+psycopg2"):
-        return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch")
-    return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch", hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def lock_conflict(exc: BaseException) -> bool:
@@ -193,17 +195,22 @@ def _pymysql_execute_many(conn: Connection, table: Table, sql: str, columns: dic
         values = f"({','.join(row)})"
         length = len(values.encode(driver.encoding)) + 1
         if batch and size + length > limit:
-            _execute_text(conn, prefix + ",".join(batch) + postfix)
+            _execute_text(conn, prefix + ",".join(batch) + postfix, prefix)
             batch, size = [], 0
         batch.append(values)
         size += length
     if batch:
-        _execute_text(conn, prefix + ",".join(batch) + postfix)
+        _execute_text(conn, prefix + ",".join(batch) + postfix, prefix)
 
 
-def _execute_text(conn: Connection, sql: str) -> None:
-    """A statement holding its values as literals: run without parameters, so "%" in a value stays as it is."""
-    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+def _execute_text(conn: Connection, sql: str, shown: str) -> None:
+    """A statement holding its values as literals: run without parameters, so "%" in a value stays as it is. Its error
+    shows `shown` (the statement without its values), as hide_parameters does for bound values: they are buyer data."""
+    try:
+        conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    except DBAPIError as exc:
+        exc.statement = f"{shown} ... [values hidden]"
+        raise
 
 
 def copy_missing(conn: Connection, table: Table, query: Select, columns: Sequence[str], keys: Sequence[str]) -> None:

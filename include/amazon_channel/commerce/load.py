@@ -55,11 +55,11 @@ log = logging.getLogger(__name__)
 
 FRAME_ROWS = 10_000  # rows turned into Python values at a time: a 100,000-order load never holds them all
 ORDER_COLUMNS = ["amazon_order_id", "marketplace_id", "store_id", "status", "fulfillment_channel", "purchase_date",
-                 "last_updated", "latest_ship_date", "buyer_email", "buyer_name", "buyer_company", "ship_name",
-                 "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone", "is_prime",
-                 "is_business", "subtotal", "grand_total", "currency", "items_unshipped", "amazon_package_refs",
-                 "delivery_tip", "delivery_tip_status", "purchase_order_number", "buyer_tax_registration",
-                 "cancel_requested", "cancel_request_reason"]
+                 "last_updated", "latest_ship_date", "deliver_by", "buyer_email", "buyer_name", "buyer_company",
+                 "ship_name", "ship_street", "ship_city", "ship_region", "ship_postcode", "ship_country", "ship_phone",
+                 "is_prime", "is_business", "subtotal", "grand_total", "currency", "items_unshipped",
+                 "amazon_package_refs", "delivery_tip", "delivery_tip_status", "purchase_order_number",
+                 "buyer_tax_registration", "cancel_requested", "cancel_request_reason"]
 ITEM_COLUMNS = ["amazon_order_id", "order_item_id", "sku", "title", "qty_ordered", "qty_shipped", "unit_price",
                 "gift_message", "last_updated", *CHANNEL_ITEM_AMOUNTS, "promotion_ids", "tax_collection_model",
                 "tax_reporting_scheme", "cancel_requested_by", "cancel_request_reason", "cancelled_by",

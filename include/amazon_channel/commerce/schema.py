@@ -31,6 +31,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 from sqlalchemy.types import TypeDecorator
 
+from ..crypto import seal, unseal
+
 metadata = MetaData()
 TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 MONEY_QUANTUM = Decimal("0.0001")
@@ -64,6 +66,31 @@ class Money(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else _exact(value)
+
+
+class BuyerData(TypeDecorator):
+    """A buyer's personal data, encrypted at rest when buyer data keys are configured (amazon_channel.crypto): every
+    write and read through these tables seals and unseals it, bulk paths included (db._bound). Text, as a sealed value
+    is longer than the value (a 255-character name can take 1,400); `long` holds a 64 KB payload sealed (MEDIUMTEXT
+    on MariaDB, whose TEXT holds 64 KB)."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, long: bool = False):
+        super().__init__()
+        self.long = long
+
+    def load_dialect_impl(self, dialect):
+        from sqlalchemy.dialects.mysql import MEDIUMTEXT
+
+        return dialect.type_descriptor(MEDIUMTEXT() if self.long and dialect.name == "mysql" else Text())
+
+    def process_bind_param(self, value, dialect):
+        return seal(value)
+
+    def process_result_value(self, value, dialect):
+        return unseal(value)
 
 
 class UtcDateTime(TypeDecorator):
@@ -344,16 +371,17 @@ channel_amazon_order = Table(
     Column("purchase_date", UtcDateTime, nullable=False),
     Column("last_updated", UtcDateTime, nullable=False),
     Column("latest_ship_date", UtcDateTime),
-    Column("buyer_email", String(255)),
-    Column("buyer_name", String(255)),
+    Column("deliver_by", UtcDateTime),  # Amazon's delivery promise (deliverByWindow.latestDateTime)
+    Column("buyer_email", BuyerData),
+    Column("buyer_name", BuyerData),
     Column("buyer_company", String(255)),
-    Column("ship_name", String(255)),
-    Column("ship_street", String(1024)),
-    Column("ship_city", String(255)),
+    Column("ship_name", BuyerData),
+    Column("ship_street", BuyerData),
+    Column("ship_city", BuyerData),
     Column("ship_region", String(255)),
     Column("ship_postcode", String(32)),
     Column("ship_country", String(2)),
-    Column("ship_phone", String(64)),
+    Column("ship_phone", BuyerData),
     Column("is_prime", Boolean, nullable=False),
     Column("is_business", Boolean, nullable=False),
     Column("subtotal", Money),  # sum of the items' ITEM amounts
@@ -373,6 +401,8 @@ channel_amazon_order = Table(
     Column("cancel_requested", Boolean, nullable=False, server_default="0"),
     Column("cancel_request_reason", String(255)),
     Column("hold_released_at", UtcDateTime),
+    # Set by the buyer-data retention DAG when it erased the order's personal data (amazon_channel.retention).
+    Column("buyer_data_erased_at", UtcDateTime),
     Index("ix_channel_order_status", "status", "sales_order_id"),
     Index("ix_channel_order_purchase", "purchase_date"),  # the Orders view's default sort
     Index("ix_channel_order_account", "account_id", "marketplace_id"),  # each account's orders and marketplaces
@@ -403,7 +433,7 @@ channel_amazon_order_item = Table(
     Column("qty_ordered", Integer, nullable=False),
     Column("qty_shipped", Integer, nullable=False),
     Column("unit_price", Money),
-    Column("gift_message", Text),
+    Column("gift_message", BuyerData),
     Column("last_updated", UtcDateTime, nullable=False),
     # Amazon's proceeds breakdown of the item, one column per category and subtype (money.md); null while Amazon
     # shows no amounts (Pending). They add up to proceeds_total.
@@ -428,7 +458,7 @@ channel_amazon_quarantine = Table(
     Column("account_id", String(64), nullable=False, server_default="default"),  # the seller account (accounts file)
     Column("amazon_order_id", String(64)),
     Column("reasons", Text, nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", BuyerData(long=True), nullable=False),
     Column("first_seen_run", String(255), nullable=False),
     Column("last_seen_run", String(255), nullable=False),
     Column("resolved", Boolean, nullable=False, default=False),
@@ -516,6 +546,7 @@ def ensure_schema(engine: Engine) -> None:
     sync-run key, which gained the account (migrate_sync_run_key)."""
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine)
+    widen_buyer_data_columns(engine)
     migrate_sync_run_key(engine)
     add_missing_indexes(engine)
     with engine.begin() as conn:
@@ -546,6 +577,35 @@ def add_missing_columns(engine: Engine) -> list[str]:
                                      f"ADD COLUMN {definition}")
                 added.append(f"{table.name}.{column.name}")
     return added
+
+
+def widen_buyer_data_columns(engine: Engine) -> list[str]:
+    """Buyer data columns of an older database (VARCHAR, or TEXT where a payload needs MEDIUMTEXT on MariaDB) become
+    what a sealed value needs (BuyerData); returns "table.column" of each one changed. SQLite has no lengths."""
+    if engine.dialect.name == "sqlite":
+        return []
+    from sqlalchemy.dialects.mysql import MEDIUMTEXT
+
+    existing = inspect(engine)
+    changed = []
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            types = {column["name"]: column["type"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if not isinstance(column.type, BuyerData) or column.name not in types:
+                    continue
+                have = types[column.name]
+                wanted_long = column.type.long and engine.dialect.name == "mysql"
+                if isinstance(have, MEDIUMTEXT) or (isinstance(have, Text) and not wanted_long):
+                    continue
+                name = engine.dialect.identifier_preparer.format_table(table)
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f'ALTER TABLE {name} ALTER COLUMN "{column.name}" TYPE TEXT')
+                else:
+                    definition = CreateColumn(column).compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {name} MODIFY COLUMN {definition}")
+                changed.append(f"{table.name}.{column.name}")
+    return changed
 
 
 def add_missing_indexes(engine: Engine) -> list[str]:

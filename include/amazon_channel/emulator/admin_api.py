@@ -112,7 +112,17 @@ def truth(seller: SellerRegion, idx: int, now: int) -> dict:
             "packages": [asdict(p) for p in state.packages.values()] if state else [],
             "cancellation": cancellation,
             "cancelRequestOpen": any(item["requested"] and not item["executed"] for item in cancellation),
-            "money": ground_truth(world.money(idx), status) if world.ever_priced(idx, now) else None}
+            "money": ground_truth(world.money(idx), status) if world.ever_priced(idx, now) else None,
+            "buyer": buyer_truth(world, idx)}
+
+
+def buyer_truth(world, idx: int) -> dict:
+    """The buyer's personal data as the world holds it, shared with the seller or not (FBA): what a search for leaks
+    or for data kept too long looks for."""
+    info = world.details(idx)
+    return {"name": info["buyer_name"], "email": info["buyer_email"], "street": info["street"], "city": info["city"],
+            "phone": info["phone"],
+            "giftMessages": [item["gift_message"] for item in info["items"] if item["gift_message"]]}
 
 
 def cancellation_truth(world, idx: int, now: int) -> list[dict]:

@@ -18,6 +18,10 @@ SHIPPED = "SHIPPED"
 CANCELLED = "CANCELLED"
 UNPRICED_STATUSES = {PENDING, PENDING_AVAILABILITY}
 SHIP_BY_SECONDS = 2 * 86400  # a merchant order's latest ship date, counted from its creation
+# The delivery promise (deliverByWindow), counted from the ship-by date (merchant) or creation (FBA): fixed, not
+# drawn, so the seeded world stays as it was (order_json.delivery_promise).
+DELIVERY_EARLIEST_SECONDS = 2 * 86400
+DELIVERY_PROMISE_SECONDS = 5 * 86400
 
 # Who asks for and who carries out a cancellation (Orders v2026-01-01 ItemCancellation).
 BUYER, MERCHANT, AMAZON = "BUYER", "MERCHANT", "AMAZON"

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from ..timeutil import from_epoch, iso_z
 from .marketplaces import Marketplace
-from .model import SHIP_BY_SECONDS, SHIPPED, OrderState
+from .model import (
+    DELIVERY_EARLIEST_SECONDS,
+    DELIVERY_PROMISE_SECONDS,
+    SHIP_BY_SECONDS,
+    SHIPPED,
+    OrderRecord,
+    OrderState,
+)
 from .money import ItemMoney, OrderMoney, delivery_tip_status
 
 if TYPE_CHECKING:
@@ -122,10 +129,21 @@ def render_order(world: World, idx: int, now: int, included: set[str]) -> dict:
                        "fulfillmentServiceLevel": info["service_level"]}
         if not record.fba:
             fulfillment["shipByWindow"] = {"latestDateTime": iso_z(from_epoch(record.created + SHIP_BY_SECONDS))}
+        earliest, latest = delivery_promise(record)
+        fulfillment["deliverByWindow"] = {"earliestDateTime": iso_z(from_epoch(earliest)),
+                                          "latestDateTime": iso_z(from_epoch(latest))}
         order["fulfillment"] = fulfillment
     if "PACKAGES" in included:
         order["packages"] = _packages_json(world, idx, info, status)
     return order
+
+
+def delivery_promise(record: OrderRecord) -> tuple[int, int]:
+    """(earliest, latest) epoch seconds of the order's deliverByWindow. Derived from the record alone (no random
+    draw, so every other part of the seeded world stays as it was): a merchant order is delivered 2 to 5 days after
+    its ship-by date, an FBA order (Amazon ships within about a day) 2 to 5 days after its creation."""
+    start = record.created if record.fba else record.created + SHIP_BY_SECONDS
+    return start + DELIVERY_EARLIEST_SECONDS, start + DELIVERY_PROMISE_SECONDS
 
 
 def _item_proceeds(item: ItemMoney, terse: bool, mp: Marketplace) -> dict:
