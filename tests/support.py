@@ -105,13 +105,17 @@ def running_emulator(args: list[str]):
             break
         proc.kill()
         proc.wait(10)
-        if "address already in use" not in open(log.name).read():
-            raise RuntimeError(f"emulator did not start: {open(log.name).read()}")
+        log.close()
+        output = Path(log.name).read_text()
+        os.unlink(log.name)
+        if "address already in use" not in output:
+            raise RuntimeError(f"emulator did not start: {output}")
     else:
         raise RuntimeError("emulator did not start: no free port after 5 tries")
     yield server
     proc.terminate()
     proc.wait(10)
+    log.close()
 
 
 def _answers_on(proc: subprocess.Popen, port: int, server: EmulatorServer) -> bool:

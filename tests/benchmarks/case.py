@@ -22,6 +22,7 @@ from sqlalchemy import MetaData, func, select, update
 from amazon_channel import steps
 from amazon_channel.commerce.db import commerce_engine
 from amazon_channel.commerce.schema import channel_amazon_order, metadata
+from amazon_channel.crypto import unseal_bytes
 from amazon_channel.retention import FINISHED, erase_expired, erased_since, parse_retention_settings, scrub_staging
 from amazon_channel.settings import parse_settings
 from amazon_channel.staging import Staging
@@ -48,7 +49,7 @@ def stage(source: Path, staging: Staging, path: str, n: int) -> int:
     staging.clear(path)
     taken, page_no = 0, 0
     for page in sorted(source.glob("page-*.json")):
-        orders = json.loads(page.read_text())["orders"][: n - taken]
+        orders = json.loads(unseal_bytes(page.read_bytes()))["orders"][: n - taken]  # extract sealed them
         page_no += 1
         staging.write_json(path, f"page-{page_no:05d}.json", {"orders": orders})
         taken += len(orders)

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from amazon_channel.orders_view import HIDDEN
-from tests.support import ROOT, emulator_client, free_port
+from tests.support import ROOT, empty_commerce_db, emulator_client, free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.emulator]
 
@@ -47,19 +47,17 @@ class UiServer:
 
 
 @pytest.fixture(scope="module")
-def ui(emulator_process, airflow_db, tmp_path_factory):
+def ui(request, emulator_process, airflow_db, tmp_path_factory):
     """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled."""
     from amazon_channel.commerce.db import commerce_engine
     from amazon_channel.staging import Staging
-    from amazon_channel.tools.demo import seed_catalog
     from tests.integration.pipeline_steps import Steps
     from tests.integration.ui_data import populate
 
     emulator_process.reset()
     folder = tmp_path_factory.mktemp("ui")
-    url = f"sqlite:///{folder}/commerce.db"
+    url = empty_commerce_db(request, "sqlite", folder)
     engine = commerce_engine(url)
-    seed_catalog(engine)
     data = populate(Steps(engine, Staging(f"file://{folder}/staging"), emulator_client(emulator_process)),
                     emulator_process)
 
