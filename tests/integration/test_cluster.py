@@ -236,7 +236,9 @@ def deployment(emulator, tmp_path_factory):
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # the test decides what runs when
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",  # a killed worker's task is retried soon
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",  # a task it had taken but not started, too
-        "AMAZON_CHANNEL_RETRY_DELAY_SECONDS": "3", "AMAZON_CHANNEL_TASK_RETRIES": "2"})
+        "AMAZON_CHANNEL_RETRY_DELAY_SECONDS": "3", "AMAZON_CHANNEL_TASK_RETRIES": "2",
+        # one buyer data key for both deployments and this test, as an operator gives one key to every process
+        "AMAZON_CHANNEL_BUYER_DATA_KEYS": os.environ["AMAZON_CHANNEL_BUYER_DATA_KEYS"]})
     suffix = f"{os.getpid()}_{secrets.token_hex(3)}"
     names = [f"{TEST_DATABASE_PREFIX}cluster_{what}_{suffix}"
              for what in ("meta", "commerce", "reference", "reference_meta")]
