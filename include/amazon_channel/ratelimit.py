@@ -30,6 +30,7 @@ class TokenBucket:
         self._tokens = float(burst)
         self._stamp = clock()
         self._lock = threading.Lock()
+        self._left_full = False  # the last reservation took the bucket off full (see settle)
 
     def _refill(self) -> None:
         now = self._clock()
@@ -49,8 +50,17 @@ class TokenBucket:
         """Take a token, possibly on credit; return how long the caller must wait before using it."""
         with self._lock:
             self._refill()
+            self._left_full = self._tokens >= self.burst
             self._tokens -= 1
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def settle(self) -> None:
+        """The answer to the call just reserved has come. If that call took a full bucket, Amazon's bucket began to
+        refill when the call reached it, later than we sent it: count our refill from now, so pacing can never run
+        ahead of Amazon's bucket when one call's trip is shorter than the first one's (a 429 otherwise)."""
+        with self._lock:
+            if self._left_full:
+                self._stamp, self._left_full = self._clock(), False
 
     def acquire(self) -> float:
         """Block until a token is ours (the client's pacing); return the seconds waited."""

@@ -357,6 +357,7 @@ class SpApiClient:
                     problem = exc.problem
                 response = None
             else:
+                bucket.settle()
                 request_id = response.headers.get("x-amzn-RequestId")
                 limit = response.headers.get("x-amzn-RateLimit-Limit")
                 if limit:

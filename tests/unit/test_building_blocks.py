@@ -38,6 +38,21 @@ def test_token_bucket_burst_then_rate():
     assert [bucket.try_acquire() for _ in range(4)] == [True, True, True, False]
 
 
+def test_client_pacing_never_runs_ahead_of_the_servers_bucket_when_the_first_trip_was_slow():
+    """Both buckets full; the client's first call takes 0.3 s to reach the server, later calls arrive at once. The
+    client counts its refill from the first answer, so its call after the burst still finds a token at the server."""
+    clock = FakeClock()
+    client, server = TokenBucket(rate=2, burst=2, clock=clock), TokenBucket(rate=2, burst=2, clock=clock)
+    waits = []
+    for trip in (0.3, 0.0, 0.0):
+        wait = client.reserve()
+        waits.append(wait)
+        clock.now += wait + trip
+        assert server.try_acquire()  # the call arrives
+        client.settle()  # and its answer comes back
+    assert waits == [0.0, 0.0, pytest.approx(0.5)]
+
+
 def test_token_bucket_drain_forgets_burst():
     clock = FakeClock()
     bucket = TokenBucket(rate=1, burst=10, clock=clock)
