@@ -17,6 +17,11 @@ class NotRetryableError(ValueError):
     task fails at once with this message instead of being retried with backoff."""
 
 
+def describe_invalid(exc) -> str:
+    """A pydantic ValidationError as "field.path: message; ...", the way settings errors name what to fix."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+
+
 # Database answers that say the configuration is wrong, not that the server is busy or away for a moment.
 PERMANENT_DATABASE_ERRORS = re.compile(
     r"database \S+ does not exist|unknown database|password authentication failed|role \S+ does not exist"

@@ -27,23 +27,26 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Text, and_, bindparam, or_, select, type_coerce, update
 from sqlalchemy.engine import Connection, Engine
 
+from .batching import IN_LIST, chunked
 from .commerce.db import in_transaction
 from .commerce.schema import (
+    BuyerData,
     channel_amazon_order,
     channel_amazon_order_item,
     channel_amazon_quarantine,
+    metadata,
     sales_order,
     sales_order_address,
     sales_order_item,
 )
-from .errors import NotRetryableError
+from .crypto import TEXT_PREFIX, cipher
+from .errors import NotRetryableError, describe_invalid
 from .rules import CHANNEL_STATUS, PLACEHOLDER_EMAIL_DOMAIN
 from .timeutil import parse_iso
 
@@ -51,7 +54,7 @@ VARIABLE_NAME = "amazon_channel_buyer_data_retention"
 MAX_DAYS_WITHOUT_HOLD = 30
 NO_PROMISE_DELIVERY = timedelta(days=7)  # assumed transit when Amazon gives no deliver-by date
 FINISHED = ("Shipped", "Canceled")  # only these orders' data can expire
-BATCH = 1000  # orders per erasing transaction
+BATCH = IN_LIST  # orders per erasing transaction: one IN (...) list of them
 
 # What is personal, per place it is kept. Names, e-mail, phone, street lines, city, gift messages; not postcode,
 # region, country, company or tax registration (tax invoices).
@@ -102,14 +105,10 @@ class RetentionSettings(BaseModel):
         try:
             return StoreRetention(**{**self.default.model_dump(), **override})
         except ValidationError as exc:
-            raise NotRetryableError(f"{VARIABLE_NAME}: stores.{store_id}: {_describe(exc)}") from None
+            raise NotRetryableError(f"{VARIABLE_NAME}: stores.{store_id}: {describe_invalid(exc)}") from None
 
     def shortest_days(self) -> int:
         return min([self.default.days, *(self.for_store(s).days for s in self.stores)])
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
 
 
 def parse_retention_settings(raw: str | dict | None) -> RetentionSettings:
@@ -123,7 +122,7 @@ def parse_retention_settings(raw: str | dict | None) -> RetentionSettings:
     except json.JSONDecodeError as exc:
         raise NotRetryableError(f"{VARIABLE_NAME} is not valid JSON: {exc}") from None
     except ValidationError as exc:
-        raise NotRetryableError(f"{VARIABLE_NAME} is invalid: {_describe(exc)}") from None
+        raise NotRetryableError(f"{VARIABLE_NAME} is invalid: {describe_invalid(exc)}") from None
     except TypeError:
         raise NotRetryableError(f"{VARIABLE_NAME} must be a JSON object") from None
 
@@ -186,11 +185,6 @@ def _at(value, *keys):
     return value
 
 
-def _chunks(values: list, size: int = BATCH) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 # ---- erasure in the database ------------------------------------------------------------------------------------
 
 def erased_among(engine: Engine, order_ids: list[str]) -> set[str]:
@@ -198,7 +192,7 @@ def erased_among(engine: Engine, order_ids: list[str]) -> set[str]:
     o = channel_amazon_order.c
     found: set[str] = set()
     with engine.connect() as conn:
-        for chunk in _chunks(sorted(set(order_ids))):
+        for chunk in chunked(sorted(set(order_ids)), BATCH):
             found.update(conn.execute(select(o.amazon_order_id).where(
                 o.amazon_order_id.in_(chunk), o.buyer_data_erased_at.is_not(None))).scalars())
     return found
@@ -218,9 +212,9 @@ def erase_expired(engine: Engine, settings: RetentionSettings, as_of: datetime, 
     due = [(row.amazon_order_id, row.store_id, row.sales_order_id) for row in candidates
            if expired(row.status, row.last_updated, row.deliver_by, settings.for_store(row.store_id).days, as_of)]
     commerce_orders = 0
-    for chunk in _chunks(due):
+    for chunk in chunked(due, BATCH):
         commerce_orders += in_transaction(engine, lambda conn, chunk=chunk: _erase(conn, chunk, settings, erased_at))
-    for chunk in _chunks([(row.amazon_order_id, row.store_id, row.sales_order_id) for row in reappeared]):
+    for chunk in chunked([(row.amazon_order_id, row.store_id, row.sales_order_id) for row in reappeared], BATCH):
         in_transaction(engine, lambda conn, chunk=chunk: _erase(conn, chunk, settings, None))
     quarantine = in_transaction(engine, lambda conn: _erase_quarantine(conn, settings, as_of))
     return {"as_of": as_of.isoformat(), "orders_checked": len(candidates), "orders_erased": len(due),
@@ -315,11 +309,6 @@ def reseal(engine: Engine) -> dict:
     """Seal with the current buyer data key every stored value that is not yet: values stored before keys were
     configured, and values sealed with an older key (rotation: put the new key first, run this, drop the old key).
     Returns the count per column; without keys, nothing to do."""
-    from sqlalchemy import Text, type_coerce
-
-    from .commerce.schema import BuyerData, metadata
-    from .crypto import TEXT_PREFIX, cipher
-
     current = cipher()
     if current is None:
         return {"resealed": {}}
@@ -334,7 +323,7 @@ def reseal(engine: Engine) -> dict:
             # Read unsealed (the column's type), written back sealed with the current key.
             statement = (update(table).where(and_(*(c == bindparam(f"k_{c.name}") for c in key)))
                          .values({column.name: bindparam("b_value")}))
-            for chunk in _chunks(rows):
+            for chunk in chunked(rows, BATCH):
                 params = [{**{f"k_{c.name}": row[i] for i, c in enumerate(key)}, "b_value": row[-1]} for row in chunk]
                 in_transaction(engine, lambda conn, statement=statement, params=params: conn.execute(statement, params))
             if rows:

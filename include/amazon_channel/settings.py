@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import NotRetryableError
+from .errors import NotRetryableError, describe_invalid
 
 VARIABLE_NAME = "amazon_channel_order_settings"
 
@@ -68,11 +68,7 @@ class OrderSettings(BaseModel):
         try:
             return MarketplaceSettings(**{**self.default.model_dump(), **override})
         except ValidationError as exc:
-            raise NotRetryableError(f"marketplaces.{marketplace_id}: {_describe(exc)}") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+            raise NotRetryableError(f"marketplaces.{marketplace_id}: {describe_invalid(exc)}") from None
 
 
 def parse_settings(raw: str | dict | None) -> OrderSettings:
@@ -87,6 +83,6 @@ def parse_settings(raw: str | dict | None) -> OrderSettings:
     try:
         return OrderSettings(**data)
     except ValidationError as exc:
-        raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) are invalid: {_describe(exc)}") from None
+        raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) are invalid: {describe_invalid(exc)}") from None
     except TypeError:
         raise NotRetryableError(f"Order Settings ({VARIABLE_NAME}) must be a JSON object") from None

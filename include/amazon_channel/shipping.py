@@ -27,7 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from .accounts import DEFAULT_ACCOUNT_ID
-from .commerce.db import insert_missing
+from .commerce.db import in_transaction, insert_missing
 from .commerce.notes import set_notes
 from .commerce.schema import (
     catalog_product,
@@ -82,50 +82,55 @@ def reconcile_shipments(engine: Engine, carriers: dict[str, str], now: datetime 
     """For the account's orders only: its packages (stamped with it) are made, corrected, held and confirmed, and
     its Commerce orders completed; another account's DAG does the same for its own at the same time."""
     now = now or utcnow()
+    # Run again from the start if the database aborts it for another account's reconcile (both deduct stock).
+    summary: ReconcileSummary = dict(sorted(in_transaction(
+        engine, lambda conn: _reconcile(conn, carriers, now, account_id)).items()))
+    log.info("reconcile_shipments: %s", summary)
+    return summary
+
+
+def _reconcile(conn, carriers: dict[str, str], now: datetime, account_id: str) -> Counter:
     t, s, o, c, p = (sales_shipment_track.c, sales_shipment.c, sales_order.c, channel_amazon_order.c,
                      channel_amazon_package.c)
     counts: Counter = Counter()
-    with engine.begin() as conn:
-        # 1. New tracks of merchant Amazon orders become outbox rows.
-        new_tracks = conn.execute(
-            select(t.entity_id.label("track_id"), t.parent_id.label("shipment_id"), t.carrier_code, t.title,
-                   t.track_number, s.created_at, c.amazon_order_id, c.marketplace_id, o.entity_id.label("order_id"))
-            .join(sales_shipment, s.entity_id == t.parent_id).join(sales_order, o.entity_id == t.order_id)
-            .join(channel_amazon_order, c.sales_order_id == o.entity_id)
-            .where(c.account_id == account_id, c.fulfillment_channel == "MFN",
-                   ~select(p.id).where(p.track_id == t.entity_id).exists())
-            .order_by(t.entity_id)).all()
-        for track in new_tracks:
-            items = _package_items(conn, track.shipment_id, track.amazon_order_id)
-            code, name = amazon_carrier(track.carrier_code, track.title, carriers)
-            conn.execute(insert(channel_amazon_package).values(
-                amazon_order_id=track.amazon_order_id, account_id=account_id, marketplace_id=track.marketplace_id,
-                shipment_id=track.shipment_id, track_id=track.track_id, package_reference_id=str(track.track_id),
-                carrier_code=code, carrier_name=name, tracking_number=track.track_number, ship_date=track.created_at,
-                items=json.dumps(items), state="pending" if items else "empty", attempts=0,
-                last_error=None if items else NO_ITEMS_LEFT, updated_at=now))
-            counts["packages_new" if items else "packages_empty"] += 1
+    # 1. New tracks of merchant Amazon orders become outbox rows.
+    new_tracks = conn.execute(
+        select(t.entity_id.label("track_id"), t.parent_id.label("shipment_id"), t.carrier_code, t.title,
+               t.track_number, s.created_at, c.amazon_order_id, c.marketplace_id, o.entity_id.label("order_id"))
+        .join(sales_shipment, s.entity_id == t.parent_id).join(sales_order, o.entity_id == t.order_id)
+        .join(channel_amazon_order, c.sales_order_id == o.entity_id)
+        .where(c.account_id == account_id, c.fulfillment_channel == "MFN",
+               ~select(p.id).where(p.track_id == t.entity_id).exists())
+        .order_by(t.entity_id)).all()
+    for track in new_tracks:
+        items = _package_items(conn, track.shipment_id, track.amazon_order_id)
+        code, name = amazon_carrier(track.carrier_code, track.title, carriers)
+        conn.execute(insert(channel_amazon_package).values(
+            amazon_order_id=track.amazon_order_id, account_id=account_id, marketplace_id=track.marketplace_id,
+            shipment_id=track.shipment_id, track_id=track.track_id, package_reference_id=str(track.track_id),
+            carrier_code=code, carrier_name=name, tracking_number=track.track_number, ship_date=track.created_at,
+            items=json.dumps(items), state="pending" if items else "empty", attempts=0,
+            last_error=None if items else NO_ITEMS_LEFT, updated_at=now))
+        counts["packages_new" if items else "packages_empty"] += 1
 
-        # 2. A rejected package whose track was corrected (number, carrier or items) is sent again.
-        counts["packages_corrected"] += _resend_corrected(conn, carriers, now, account_id)
+    # 2. A rejected package whose track was corrected (number, carrier or items) is sent again.
+    counts["packages_corrected"] += _resend_corrected(conn, carriers, now, account_id)
 
-        # 3. Holds (a new package above is held before anyone can send it) and cancelled orders.
-        counts.update(_apply_holds(conn, now, account_id))
+    # 3. Holds (a new package above is held before anyone can send it) and cancelled orders.
+    counts.update(_apply_holds(conn, now, account_id))
 
-        # 4. Packages Amazon lists for the order (seen by the last extract) are confirmed.
-        sent = conn.execute(select(p.id, p.package_reference_id, c.amazon_package_refs).join(
-            channel_amazon_order, c.amazon_order_id == p.amazon_order_id).where(p.account_id == account_id,
-                                                                               p.state == "sent")).all()
-        confirmed = [row.id for row in sent if row.package_reference_id in (row.amazon_package_refs or "").split(",")]
-        if confirmed:
-            conn.execute(update(channel_amazon_package).where(p.id.in_(confirmed)).values(state="confirmed",
-                                                                                         updated_at=now))
-        counts["packages_confirmed"] += len(confirmed)
+    # 4. Packages Amazon lists for the order (seen by the last extract) are confirmed.
+    sent = conn.execute(select(p.id, p.package_reference_id, c.amazon_package_refs).join(
+        channel_amazon_order, c.amazon_order_id == p.amazon_order_id).where(p.account_id == account_id,
+                                                                           p.state == "sent")).all()
+    confirmed = [row.id for row in sent if row.package_reference_id in (row.amazon_package_refs or "").split(",")]
+    if confirmed:
+        conn.execute(update(channel_amazon_package).where(p.id.in_(confirmed)).values(state="confirmed",
+                                                                                     updated_at=now))
+    counts["packages_confirmed"] += len(confirmed)
 
-        counts["orders_completed"] += _complete_shipped_orders(conn, now, account_id)
-    summary: ReconcileSummary = dict(sorted(counts.items()))
-    log.info("reconcile_shipments: %s", summary)
-    return summary
+    counts["orders_completed"] += _complete_shipped_orders(conn, now, account_id)
+    return counts
 
 
 NO_ITEMS_LEFT = "no items left to confirm: the shipment's items are in other packages"
@@ -236,6 +241,7 @@ def _complete_shipped_orders(conn, now: datetime, account_id: str) -> int:
     done = conn.execute(select(o.entity_id, o.ext_order_id).where(
         o.state == "processing", of_channel.exists(), has_items.exists(), ~open_items.exists(),
         ~held.exists())).all()
+    shipped: Counter = Counter()  # units leaving the warehouse, per SKU
     for entity_id, ext_order_id in done:
         lines = conn.execute(select(soi.sku, soi.qty_shipped).where(soi.order_id == entity_id)).all()
         reserved = {sku for (sku,) in conn.execute(select(inventory_reservation.c.sku).where(
@@ -245,11 +251,15 @@ def _complete_shipped_orders(conn, now: datetime, account_id: str) -> int:
             {"sku": sku, "quantity": qty, "ext_order_id": ext_order_id, "event": "order_shipped"}
             for sku, qty in lines if sku in reserved], ["ext_order_id", "sku", "event"])
         for sku, qty in lines:
-            conn.execute(update(catalog_product).where(catalog_product.c.sku == sku,
-                                                       catalog_product.c.manage_stock.is_(True))
-                         .values(qty=catalog_product.c.qty - qty))
+            shipped[sku] += qty
         conn.execute(update(sales_order).where(o.entity_id == entity_id).values(
             state="complete", status="complete", updated_at=now))
+    # One update per SKU, in SKU order: accounts selling the same products then lock their stock rows in the same
+    # order and never deadlock on them.
+    for sku in sorted(shipped):
+        conn.execute(update(catalog_product).where(catalog_product.c.sku == sku,
+                                                   catalog_product.c.manage_stock.is_(True))
+                     .values(qty=catalog_product.c.qty - shipped[sku]))
     return len(done)
 
 

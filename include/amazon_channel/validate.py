@@ -13,6 +13,7 @@ reasons name each rule an order breaks.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -292,9 +293,11 @@ def _columns(expectations: list, row_conditions: list[str]) -> list[str]:
     return sorted(columns - {None})
 
 
+@functools.lru_cache(maxsize=8)
 def _definitions(known_marketplaces: tuple[str, ...]):
-    """The two GX validation definitions, in a fresh ephemeral context (nothing, no cached batch, carries over
-    from one chunk or run to the next), and the columns each reads."""
+    """The two GX suites, each with the batch definition of the frame it checks and the columns it reads. Built
+    once per process and set of marketplaces: building costs as much as validating a small batch, and every run
+    hands GX its frame anew (`batch_parameters`), so no data carries over from one chunk or run to the next."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -302,36 +305,31 @@ def _definitions(known_marketplaces: tuple[str, ...]):
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no bars in task logs
     order_rules, item_rules = _suites(list(known_marketplaces))
     source = context.data_sources.add_or_update_pandas("amazon")
-    definitions = []
-    for name, expectations, conditions in (("amazon_orders", order_rules, ["status"]),
-                                           ("amazon_order_items", item_rules, ["order_status"])):
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_batch")
-        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-        definitions.append((context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite,
-                                                                                        name=name)),
-                            _columns(expectations, conditions)))
-    return definitions
+    return [(source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_batch"),
+             gx.ExpectationSuite(name=name, expectations=expectations), _columns(expectations, conditions))
+            for name, expectations, conditions in (("amazon_orders", order_rules, ["status"]),
+                                                   ("amazon_order_items", item_rules, ["order_status"]))]
 
 
-def _run_suite(definition, frame: pd.DataFrame) -> dict[int, list[str]]:
+def _run_suite(batch_definition, suite, frame: pd.DataFrame) -> dict[int, list[str]]:
     """Run one suite; return {row index: [reason, ...]} for the rows that failed: "column: expectation", with the
     row's value in parentheses, or per false column, where the expectation's meta (REASONS) asks for it.
 
     Two passes: pass or fail for every expectation (BOOLEAN_ONLY computes no lists of rows and takes a third of
-    COMPLETE's time), then the failing ones alone again to learn which rows failed. Most batches pass whole."""
+    COMPLETE's time), then the failing ones alone again to learn which rows failed. Most batches pass whole.
+    Batch.validate keeps no results (a validation definition would store every run's in the context)."""
     import copy
 
     import great_expectations as gx
 
-    parameters = {"dataframe": frame}
-    verdicts = definition.run(batch_parameters=parameters, result_format={"result_format": "BOOLEAN_ONLY"})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    verdicts = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
     failing = [copy.copy(outcome.expectation_config.to_domain_obj())  # copies: each belongs to one suite
                for outcome in verdicts.results if not outcome.success]
     if not failing:
         return {}
-    result = definition.data.get_batch(batch_parameters=parameters).validate(
-        gx.ExpectationSuite(name=f"{definition.suite.name}_failing", expectations=failing),
-        result_format={"result_format": "COMPLETE"})
+    result = batch.validate(gx.ExpectationSuite(name=f"{suite.name}_failing", expectations=failing),
+                            result_format={"result_format": "COMPLETE"})
     failures: dict[int, list[str]] = {}
     for outcome in result.results:
         if outcome.success:
@@ -377,13 +375,14 @@ def validate_batch(batch: OrderBatch, known_marketplaces: list[str], skip: set[i
     items["unit_price_decimals_ok"] = decimals_ok(items["unit_price"], items["item_currency"])
     items["item_key"] = items["order_pos"].astype(str) + "/" + items["order_item_id"].astype(str)
     items[["cancel_requested_by", "cancelled_by", "cancelled_units_within_ordered"]] = cancellation_checks(items)
-    (orders_definition, order_columns), (items_definition, item_columns) = _definitions(tuple(known_marketplaces))
+    (orders_batch, orders_suite, order_columns), (items_batch, items_suite, item_columns) = _definitions(
+        tuple(known_marketplaces))
     # As text from here: vectorised string checks, and GX can fingerprint the batch without pickling it.
     orders, item_positions, items = orders[order_columns], items["order_pos"].to_numpy(), items[item_columns]
     orders = as_text(orders, [c for c in orders if orders[c].dtype == object])
     items = as_text(items, [c for c in items if items[c].dtype == object])
-    for index, reasons in _run_suite(orders_definition, orders).items():
+    for index, reasons in _run_suite(orders_batch, orders_suite, orders).items():
         failures.setdefault(checked[index], []).extend(reasons)
-    for index, reasons in _run_suite(items_definition, items).items():
+    for index, reasons in _run_suite(items_batch, items_suite, items).items():
         failures.setdefault(int(item_positions[index]), []).extend(f"item {r}" for r in reasons)
     return {pos: sorted(set(why)) for pos, why in failures.items()}

@@ -31,14 +31,15 @@ def keys():
     crypto._from_environment = False
 
 
-def raw_text(engine, staging) -> str:
-    """What a dump of the channel tables and a copy of the staging folder hold: the tables read without their types,
-    the staged files' bytes. (Commerce's own tables hold the order's address for Commerce to use, as Magento's do.)"""
+def raw_text(engine, staging=None) -> str:
+    """What a dump of the channel tables and a copy of the staging folder (if given) hold: the tables read without
+    their types, the staged files' bytes. (Commerce's own tables hold the order's address for Commerce to use, as
+    Magento's do.)"""
     parts = []
     with engine.connect() as conn:
         for table in (t for t in metadata.sorted_tables if t.name.startswith("channel_")):
             parts += [repr(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table.name}")]
-    for url, name in staging.files():
+    for url, name in staging.files() if staging else []:
         with staging.fs.open(f"{url.split('://', 1)[-1]}/{name}", "rb") as handle:
             parts.append(repr(handle.read()))
     return "\n".join(parts)
@@ -102,7 +103,7 @@ def test_keys_rotate_and_data_from_before_encryption_gets_sealed(steps, emulator
     assert table_checksums(steps.engine) == plain
     done = reseal(steps.engine)
     assert done["resealed"]["channel_amazon_order.buyer_name"] > 0
-    database = raw_text(steps.engine, type("NoStaging", (), {"files": lambda self: []})())
+    database = raw_text(steps.engine)
     assert [v for v in values if v in database] == []
     assert table_checksums(steps.engine) == plain
     assert reseal(steps.engine)["resealed"] == {}  # nothing left

@@ -53,7 +53,11 @@ EMULATOR_ARGS = ["--seed", "11", "--orders", "2500", "--history-days", "3", "--f
 # Seller 1 runs live (scheduled every minute), seller 2 is replayed; Amazon's order ids as order numbers keep the
 # tables independent of which hour a worker finishes first.
 AMAZON_NUMBERS = {"default": {"order_number": "amazon"}}
-ACCOUNTS = {"live": (0, "* * * * *"), "hist": (1, "0 * * * *")}
+# Seller 2's hourly schedule starts its hours half an hour from now: while it is unpaused for the backfill, its
+# scheduled interval ended long enough ago for a window as complete as Amazon's lag allows, the same in both
+# deployments, and no new interval ends during the test (one ending would be cut at each one's "now - 2 min").
+HIST_MINUTE = (NOW.minute + 30) % 60
+ACCOUNTS = {"live": (0, "* * * * *"), "hist": (1, f"{HIST_MINUTE} * * * *")}
 DAG = {account: f"amazon_orders_sync__{account}" for account in ACCOUNTS}
 TIMEOUT = 300  # seconds any one phase may take
 
@@ -311,15 +315,14 @@ def assert_orders_equal_truth(engine, emulator, account: str, seller_id: str) ->
 def test_a_backfill_on_celery_with_a_worker_killed_in_load_orders_equals_truth_and_a_local_executor_replay(
         deployment, emulator):
     cluster, reference, commerce = deployment["cluster"], deployment["reference"], deployment["commerce"]
-    last = DAY + timedelta(hours=HOURS - 1)
+    first = DAY + timedelta(minutes=HIST_MINUTE)
+    last = first + timedelta(hours=HOURS - 1)
 
     # Act: both replay the same hours of yesterday with `airflow backfill create`; one cluster worker dies in a load.
-    # A backfill runs only while its DAG is unpaused, so each also runs the last complete hour as scheduled; not in
-    # an hour's first minutes, where that window would end at each one's "now - 2 min" (Amazon's lag)
-    wait_until("the hour's first minutes to pass", lambda: datetime.now(UTC).minute >= 3, timeout=200, every=5)
+    # A backfill runs only while its DAG is unpaused, so each also runs its last complete hour as scheduled.
     for airflow in (cluster, reference):
         airflow.cli("dags", "unpause", DAG["hist"])
-        airflow.backfill("hist", DAY, last)
+        airflow.backfill("hist", first, last)
     killed_run, killed = cluster.kill_the_worker_running("hist", "load_orders")
     try:
         for airflow in (cluster, reference):
@@ -329,6 +332,7 @@ def test_a_backfill_on_celery_with_a_worker_killed_in_load_orders_equals_truth_a
                 "SELECT completed_at FROM backfill WHERE dag_id = :d", d=DAG["hist"])[0][0], every=2)
     finally:
         cluster.start_worker(killed)  # back to two workers for the next tests, whatever this one's outcome
+    reference.stop()  # its replay is done: the next tests have the machine's cores for the cluster
 
     # Assert: the killed load was retried on the other worker and finished there
     tries = [t for t in cluster.task_tries("hist", "load_orders") if t[0] == killed_run]
@@ -354,6 +358,7 @@ def test_a_worker_killed_in_push_tracking_leaves_one_package_per_track(deploymen
             {"window_start": iso_z(hour), "window_end": iso_z(hour + timedelta(hours=1))}))
         killed_run, killed = cluster.kill_the_worker_running(
             "hist", "push_tracking", ready=lambda: emulator.get("stats")["packages"] > 0)
+        emulator.configure(slow_rate=0.0)  # the retry sends the rest at Amazon's usual pace
         try:
             cluster.wait_runs_done("hist", "manual", 1)
         finally:
