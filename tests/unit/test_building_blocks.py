@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from amazon_channel.commerce.db import HIDDEN, hide_quoted_values
 from amazon_channel.emulator.world import CANCELLED, PENDING, SHIPPED, UNSHIPPED, Package, World
 from amazon_channel.ratelimit import TokenBucket
 from amazon_channel.spapi import SpApiConfig
@@ -165,3 +166,23 @@ def test_staging_purge_removes_only_old_runs(tmp_path):
     assert staging.purge("amazon_orders_sync", older_than_days=7) == ["old_run"]
     assert sorted(os.listdir(tmp_path / "amazon_orders_sync")) == ["new_run"]
     assert staging.purge("other_dag", older_than_days=7) == []
+
+
+@pytest.mark.parametrize(("message", "kept"), [
+    ('duplicate key value violates unique constraint "uq"\nDETAIL:  Key (email, website_id)=(a(b)@x.org, 1) already '
+     'exists.', 'Key (email, website_id)=' + HIDDEN + ' already exists.'),
+    ('insert or update on table "sales_order_address" violates foreign key constraint "fk"\nDETAIL:  Key '
+     '(parent_id)=(7) is not present in table "sales_order".', 'Key (parent_id)=' + HIDDEN + ' is not present'),
+    ('null value in column "created_at" of relation "customer_entity" violates not-null constraint\nDETAIL:  '
+     'Failing row contains (3, 1, a(b)@x.org, Jane, null).', 'Failing row contains ' + HIDDEN),
+    ('value too long for type character varying(64)\nCONTEXT:  COPY tmp_orders, line 3, column city: "a(b)@x.org"',
+     'COPY tmp_orders, line 3: ' + HIDDEN),
+    ('invalid input syntax for type integer: "a(b)@x.org"', 'invalid input syntax for type integer: ' + HIDDEN),
+    ("Duplicate entry 'a(b)@x.org-1' for key 'uq_customer_email_website'",
+     "Duplicate entry " + HIDDEN + " for key 'uq_customer_email_website'"),
+    ("Incorrect string value: '\\xF0\\x9F a(b)@x.org' for column `city` at row 1",
+     "Incorrect string value: " + HIDDEN + " for column `city` at row 1"),
+])
+def test_database_messages_keep_the_rule_and_lose_the_values(message, kept):
+    hidden = hide_quoted_values(message)
+    assert kept in hidden and "a(b)@x.org" not in hidden

@@ -22,10 +22,37 @@ _MYSQL_LOCK_CONFLICTS = {1213, 1205}  # deadlock found, lock wait timeout exceed
 
 log = logging.getLogger(__name__)
 
+# What database servers quote, in their own error messages, of the row that broke a rule: PostgreSQL's DETAIL and
+# CONTEXT lines, MariaDB's "Duplicate entry '...'". These are buyers' data; the message keeps the rule, the table and
+# the columns, which say what to fix.
+HIDDEN = "(values hidden)"
+_QUOTED_VALUES = (
+    (re.compile(r"(Key \([^=\n]*\))=\(.*?\)( already exists| is not present| conflicts)"), rf"\1={HIDDEN}\2"),
+    (re.compile(r"(Failing row contains) \(.*\)"), rf"\1 {HIDDEN}"),
+    (re.compile(r"(COPY [^,\n]+, line \d+)\b[^\n]*"), rf"\1: {HIDDEN}"),
+    (re.compile(r"(invalid input syntax for type [\w ]+): .*"), rf"\1: {HIDDEN}"),
+    (re.compile(r"(Duplicate entry|Incorrect [\w ]+ value:) '.*?'( for )"), rf"\1 {HIDDEN}\2"),
+)
+
+
+def hide_quoted_values(message: str) -> str:
+    for pattern, replacement in _QUOTED_VALUES:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _hide_values_in_error(context) -> None:
+    """handle_error: the driver's exception and SQLAlchemy's around it lose the values the server quoted, before
+    anything (a task log's traceback, a failure alert) shows them. Error codes stay: retries read them."""
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None:
+            exc.args = tuple(hide_quoted_values(a) if isinstance(a, str) else a for a in exc.args)
+
 
 def commerce_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's error (the task log's traceback, a failure alert) must not show the values
-    # it bound, which are buyers' names, addresses, phones and e-mails (Amazon's Data Protection Policy).
+    # it bound, which are buyers' names, addresses, phones and e-mails (Amazon's Data Protection Policy); nor what the
+    # server quotes of them (_hide_values_in_error).
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
@@ -34,12 +61,13 @@ def commerce_engine(url: str) -> Engine:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")  # readers (the UI) never block the loader
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
-        return engine
-    if url.startswith(("mysql", "mariadb")) and "charset=" not in url:
-        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
-    if url.startswith("postgresql+psycopg2"):
-        return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch", hide_parameters=True)
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    else:
+        if url.startswith(("mysql", "mariadb")) and "charset=" not in url:
+            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+        options = {"executemany_mode": "values_plus_batch"} if url.startswith("postgresql+psycopg2") else {}
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **options)
+    event.listen(engine, "handle_error", _hide_values_in_error)
+    return engine
 
 
 def lock_conflict(exc: BaseException) -> bool:
