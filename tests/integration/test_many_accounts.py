@@ -7,18 +7,17 @@ must add up. Two more accounts have a wrong connection (seller 1's Europe token 
 seller gave this application): their own DAG fails fast with Amazon's words and an alert, while the others run beside
 them.
 
-The concurrent runs are separate processes (`dag.test` each), as separate DAG runs on workers are; each has a copy
-of the Airflow metadata database, so the only things they share are the ones production shares: the Commerce
-database and Amazon.
+The concurrent runs are separate processes (`dag.test` each), as separate DAG runs on workers are, forked like a
+Celery worker's from one that imported the pipeline; each has a copy of the Airflow metadata database, so the only
+things they share are the ones production shares: the Commerce database and Amazon.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,42 +106,50 @@ def many_accounts(airflow_db, sellers_emulator, commerce_url, receiver, tmp_path
     return {account: (sellers[seller]["seller_id"], region) for account, seller, region in ACCOUNTS}
 
 
-DAG_RUN = """
-import json, os, sys
-from datetime import datetime
+def run_dag(spec: dict, env: dict, log: str) -> None:
+    """One account's DAG run with dag.test, in a process of its own: its output goes to `log`, ending with a RESULT
+    line (the run's state, each task's state and try)."""
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.environ.clear()
+    os.environ.update(env)  # before Airflow is imported: it reads its settings then
+    from airflow.dag_processing.dagbag import DagBag
 
-spec = json.loads(os.environ["DAG_RUN"])
-sys.path[:0] = spec["path"]
-from airflow.dag_processing.dagbag import DagBag
-
-dag = DagBag(dag_folder=spec["dags"]).get_dag(spec["dag_id"])
-run = dag.test(logical_date=datetime.fromisoformat(spec["logical_date"]), run_conf=spec["conf"])
-tasks = {ti.task_id: [ti.state, ti.try_number] for ti in run.get_task_instances()}
-print("RESULT " + json.dumps({"state": run.state, "tasks": tasks}))
-"""
+    dag = DagBag(dag_folder=spec["dags"]).get_dag(spec["dag_id"])
+    run = dag.test(logical_date=datetime.fromisoformat(spec["logical_date"]), run_conf=spec["conf"])
+    tasks = {ti.task_id: [ti.state, ti.try_number] for ti in run.get_task_instances()}
+    print("RESULT " + json.dumps({"state": run.state, "tasks": tasks}), flush=True)
 
 
 def run_dags(accounts: list[str], logical_date: datetime, conf: dict, folder: Path, **env) -> dict[str, dict]:
-    """Each account's DAG run in its own process, all at once; each process has a copy of the migrated Airflow
-    metadata DB (SQLite allows one writer), so they share only the Commerce DB and the emulator."""
+    """Each account's DAG run in its own process, all at once. As a Celery worker forks its pool processes from one
+    that imported the pipeline (plugins/celery_config.py), they are forked from a server that imported it once,
+    not Airflow. Each has a copy of the migrated Airflow metadata DB (SQLite allows one writer), so they share only
+    the Commerce DB and the emulator."""
     from airflow.settings import SQL_ALCHEMY_CONN
 
+    forkserver = multiprocessing.get_context("forkserver")
+    forkserver.set_forkserver_preload(["amazon_channel.preload"])
     source = sqlite3.connect(SQL_ALCHEMY_CONN.removeprefix("sqlite:///"))
     processes = {}
     for account in accounts:
         metadata = folder / f"airflow-{account}.db"
         with sqlite3.connect(metadata) as copy:
             source.backup(copy)
-        spec = {"path": [str(ROOT / "plugins"), str(ROOT / "dags"), str(ROOT)], "dags": str(ROOT / "dags"),
-                "dag_id": f"amazon_orders_sync__{account}", "logical_date": logical_date.isoformat(), "conf": conf}
-        processes[account] = subprocess.Popen(
-            [sys.executable, "-c", DAG_RUN], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, **env, "DAG_RUN": json.dumps(spec),
-                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata}"})
+        spec = {"dags": str(ROOT / "dags"), "dag_id": f"amazon_orders_sync__{account}",
+                "logical_date": logical_date.isoformat(), "conf": conf}
+        process_env = {**os.environ, **env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata}"}
+        log = str(folder / f"{account}.log")
+        processes[account] = forkserver.Process(target=run_dag, args=(spec, process_env, log))
+        processes[account].start()
     source.close()
     results = {}
     for account, process in processes.items():
-        output, _ = process.communicate(timeout=300)
+        process.join(timeout=300)
+        if process.is_alive():
+            process.kill()
+        output = (folder / f"{account}.log").read_text()
         lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
         assert lines, f"{account}: the DAG run did not finish:\n{output[-4000:]}"
         results[account] = {**json.loads(lines[-1][len("RESULT "):]), "log": output}
