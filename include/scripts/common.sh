@@ -65,3 +65,34 @@ accounts, _ = read_accounts(os.environ.get("AMAZON_CHANNEL_ACCOUNTS_FILE")); pri
   done
 }
 
+# Stop everything in PIDS (set by the caller) and all they started, tasks included: TERM to each (each stops its own
+# children; Celery workers finish their running tasks first), up to 30 s; then TERM to anything a stopped process left
+# behind (standalone's scheduler outlives it), and KILL to whatever is still there 10 s later.
+stop_all() {
+  trap - INT TERM EXIT
+  echo "stopping"
+  python - "${PIDS[@]}" <<'PY'
+import sys
+import psutil
+roots, everything = [], []
+for pid in map(int, sys.argv[1:]):
+    try:
+        root = psutil.Process(pid)
+        roots.append(root)
+        everything += [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        pass
+def send(procs, how):
+    for proc in procs:
+        try:
+            getattr(proc, how)()
+        except psutil.NoSuchProcess:
+            pass
+send(roots, "terminate")
+psutil.wait_procs(roots, timeout=30)
+_, left = psutil.wait_procs(everything, timeout=0)
+send(left, "terminate")
+_, left = psutil.wait_procs(left, timeout=10)
+send(left, "kill")
+PY
+}

@@ -117,38 +117,7 @@ export AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES="${AIRFLOW__CORE__SENSITIVE_VAR_C
 export AMAZON_CHANNEL_STAGING_ROOT="${AMAZON_CHANNEL_STAGING_ROOT:-file://$CLUSTER_HOME/staging}"  # every worker reads it
 export AIRFLOW_CONN_COMMERCE_DB="{\"conn_type\": \"generic\", \"extra\": {\"url\": \"$COMMERCE_URL\"}}"
 
-PIDS=()
-# A process and everything it started, tasks included (each task runs in a process group of its own).
-signal_trees() {  # $1: signal name (TERM, KILL); the rest: pids
-  python - "$@" <<'PY'
-import signal, sys
-import psutil
-sig = getattr(signal, "SIG" + sys.argv[1])
-for pid in map(int, sys.argv[2:]):
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        continue
-    for proc in tree if sig == signal.SIGKILL else [root]:  # TERM: the root stops its own children
-        try:
-            proc.send_signal(sig)
-        except psutil.NoSuchProcess:
-            pass
-PY
-}
-stop_all() {
-  trap - INT TERM EXIT
-  echo "make cluster: stopping"
-  signal_trees TERM "${PIDS[@]}"
-  for _ in $(seq 60); do  # Celery workers finish their running tasks first (warm shutdown)
-    local alive=0 pid
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.5
-  done
-  signal_trees KILL "${PIDS[@]}"
-}
+PIDS=()  # what stop_all (common.sh) stops on Ctrl-C or exit
 trap stop_all INT TERM EXIT
 
 start() {  # $1: name (log file, pid file); the rest: the command, in its own process group

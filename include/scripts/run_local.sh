@@ -42,11 +42,12 @@ if [ "$START_EMULATOR" = 1 ]; then require_free_ports "make run" "$AIRFLOW_PORT"
 COMMERCE_URL="${COMMERCE_URL:-sqlite:///$AIRFLOW_HOME/commerce.db}"
 export AIRFLOW_CONN_COMMERCE_DB="{\"conn_type\": \"generic\", \"extra\": {\"url\": \"$COMMERCE_URL\"}}"
 
-trap 'kill ${EMULATOR_PID:-} ${WAREHOUSE_PID:-} 2>/dev/null || true' EXIT
+PIDS=()  # what stop_all (common.sh) stops on Ctrl-C or exit
+trap stop_all INT TERM EXIT
 if [ "$START_EMULATOR" = 1 ]; then
   emulator_command
   "${EMULATOR_COMMAND[@]}" &
-  EMULATOR_PID=$!
+  PIDS+=("$!")
   wait_for_emulator
 fi
 demo_accounts
@@ -56,7 +57,7 @@ demo_accounts
 python -m amazon_channel.tools.demo "$COMMERCE_URL"
 if [ "${DEMO_WAREHOUSE:-1}" = 1 ]; then
   python -m amazon_channel.tools.demo "$COMMERCE_URL" --warehouse >/dev/null &
-  WAREHOUSE_PID=$!
+  PIDS+=("$!")
 fi
 airflow db migrate >/dev/null
 create_pools
@@ -69,4 +70,8 @@ echo "Accounts: $AMAZON_CHANNEL_ACCOUNTS_FILE  (one DAG amazon_orders_sync__<id>
     if [ -s "$f" ]; then echo "Admin login: $(cat "$f")"; break; fi
     sleep 1
   done ) &
-airflow standalone
+# In a session of its own, stopped by stop_all: given Ctrl-C itself, standalone's scheduler waits on its idle
+# LocalExecutor workers for ever.
+setsid airflow standalone &
+PIDS+=("$!")
+wait "$!" || true
