@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .accounts import DEFAULT_ACCOUNT_ID
 from .batching import IN_LIST, chunked
-from .commerce.db import insert_missing
+from .commerce.db import in_transaction, insert_missing
 from .commerce.load import money_text, refund_orders, release_canceled_reservations
 from .commerce.notes import set_notes
 from .commerce.schema import (
@@ -289,25 +289,28 @@ def _refuse_unsendable(engine: Engine, counts: Counter, problems: list[dict], ac
     itself is settled as cancelled in Commerce too (an invoiced order is refunded)."""
     c, o = channel_amazon_cancellation.c, channel_amazon_order.c
     now = utcnow()
-    with engine.begin() as conn:
+
+    def refuse(conn: Connection) -> tuple[list, dict[str, str]]:  # run again whole if a concurrent one aborts it
         rows = conn.execute(select(c.id, c.amazon_order_id, c.reason, o.status).join(
             channel_amazon_order, o.amazon_order_id == c.amazon_order_id).where(
             c.account_id == account_id, c.state == "pending", o.status != SENDABLE_STATUS)).all()
-        if not rows:
-            return
         why = {row.amazon_order_id: ("not sent: Amazon had already canceled the order" if row.status == "Canceled"
                                      else f"not sent: the order is {row.status} at Amazon; only Unshipped orders "
                                           f"can be cancelled") for row in rows}
         for row in rows:
             conn.execute(update(channel_amazon_cancellation).where(c.id == row.id).values(
                 state="refused", last_error=why[row.amazon_order_id], updated_at=now))
-            if row.status != "Canceled":  # Commerce and Amazon agree on a cancelled order: nothing to act on
-                problems.append({"amazon_order_id": row.amazon_order_id, "state": "refused",
-                                 "error": why[row.amazon_order_id]})
-        set_notes(conn, {order_id: f"Cancellation {text}" for order_id, text in why.items()}, now)
+        if rows:
+            set_notes(conn, {order_id: f"Cancellation {text}" for order_id, text in why.items()}, now)
         already = {row.amazon_order_id: row.reason for row in rows if row.status == "Canceled"}
         if already:
             _settle(conn, already, now, "Canceled at Amazon before the cancellation was sent", account_id)
+        return rows, why
+
+    rows, why = in_transaction(engine, refuse)
+    # Commerce and Amazon agree on a cancelled order: nothing to act on
+    problems.extend({"amazon_order_id": row.amazon_order_id, "state": "refused", "error": why[row.amazon_order_id]}
+                    for row in rows if row.status != "Canceled")
     counts["refused"] += len(rows)
 
 
@@ -383,11 +386,12 @@ def _record_results(engine: Engine, feed_id: str, status: str, report: Processin
     """Each row of a finished feed is accepted or rejected, with what follows from it, in one transaction."""
     c = channel_amazon_cancellation.c
     now = utcnow()
-    with engine.begin() as conn:
+    if status == "DONE" and report is None:
+        report = ProcessingReport(status_code="Complete")  # no report: no message had an error
+
+    def record(conn: Connection) -> tuple[list, dict[str, str], dict[int, str]]:  # run again whole if aborted
         rows = conn.execute(select(c.id, c.amazon_order_id, c.message_id, c.reason).where(
             c.account_id == account_id, c.feed_id == feed_id, c.state == "submitted")).all()
-        if status == "DONE" and report is None:
-            report = ProcessingReport(status_code="Complete")  # no report: no message had an error
         errors = {}
         for row in rows:
             if status == "CANCELLED":
@@ -402,13 +406,17 @@ def _record_results(engine: Engine, feed_id: str, status: str, report: Processin
         for row in rejected:
             conn.execute(update(channel_amazon_cancellation).where(c.id == row.id).values(
                 state="rejected", last_error=errors[row.id][:1024], updated_at=now))
-            problems.append({"amazon_order_id": row.amazon_order_id, "state": "rejected", "error": errors[row.id]})
         set_notes(conn, {row.amazon_order_id: f"Amazon refused to cancel the order: {errors[row.id]}"
                          for row in rejected}, now)
         if accepted:
             conn.execute(update(channel_amazon_cancellation).where(c.id.in_([r.id for r in rows if not errors[r.id]]))
                          .values(state="accepted", last_error=None, updated_at=now))
             _settle(conn, accepted, now, "Cancelled at Amazon", account_id)
+        return rejected, accepted, errors
+
+    rejected, accepted, errors = in_transaction(engine, record)
+    problems.extend({"amazon_order_id": row.amazon_order_id, "state": "rejected", "error": errors[row.id]}
+                    for row in rejected)
     counts["accepted"] += len(accepted)
     counts["rejected"] += len(rejected)
 

@@ -294,7 +294,7 @@ def _columns(expectations: list, row_conditions: list[str]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _definitions(known_marketplaces: tuple[str, ...]):
+def _prepared_suites(known_marketplaces: tuple[str, ...]):
     """The two GX suites, each with the batch definition of the frame it checks and the columns it reads. Built
     once per process and set of marketplaces: building costs as much as validating a small batch, and every run
     hands GX its frame anew (`batch_parameters`), so no data carries over from one chunk or run to the next."""
@@ -375,7 +375,7 @@ def validate_batch(batch: OrderBatch, known_marketplaces: list[str], skip: set[i
     items["unit_price_decimals_ok"] = decimals_ok(items["unit_price"], items["item_currency"])
     items["item_key"] = items["order_pos"].astype(str) + "/" + items["order_item_id"].astype(str)
     items[["cancel_requested_by", "cancelled_by", "cancelled_units_within_ordered"]] = cancellation_checks(items)
-    (orders_batch, orders_suite, order_columns), (items_batch, items_suite, item_columns) = _definitions(
+    (orders_batch, orders_suite, order_columns), (items_batch, items_suite, item_columns) = _prepared_suites(
         tuple(known_marketplaces))
     # As text from here: vectorised string checks, and GX can fingerprint the batch without pickling it.
     orders, item_positions, items = orders[order_columns], items["order_pos"].to_numpy(), items[item_columns]

@@ -239,7 +239,8 @@ def deployment(emulator, tmp_path_factory):
         "EMULATOR_PORT": emulator.base_url.rsplit(":", 1)[1],
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # the test decides what runs when
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",  # a killed worker's task is retried soon
-        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",  # a task it had taken but not started, too
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",  # a task it had taken but not started, too,
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",  # looked for every 5 s, not every 2 min
         "AMAZON_CHANNEL_RETRY_DELAY_SECONDS": "3", "AMAZON_CHANNEL_TASK_RETRIES": "2",
         # one buyer data key for both deployments and this test, as an operator gives one key to every process
         "AMAZON_CHANNEL_BUYER_DATA_KEYS": os.environ["AMAZON_CHANNEL_BUYER_DATA_KEYS"]})

@@ -1,18 +1,22 @@
 """A database error shows no buyer data, on each database: neither the values a statement bound (hide_parameters)
 nor those the server quotes in its own message (PostgreSQL's "Key (email)=(...)" and "Failing row contains (...)",
-MariaDB's "Duplicate entry '...'"). Such an error reaches a task log's traceback and a failure alert."""
+MariaDB's "Duplicate entry '...'"). Such an error reaches a task log's traceback and a failure alert. And a
+transaction the server aborts for a concurrent one (a deadlock) is run again whole, by `in_transaction`."""
 
 from __future__ import annotations
 
+import threading
 import traceback
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from amazon_channel.commerce.db import HIDDEN, lock_conflict
-from amazon_channel.commerce.schema import customer_entity
+from amazon_channel.commerce.db import HIDDEN, in_transaction, lock_conflict
+from amazon_channel.commerce.schema import catalog_product, customer_entity
 
 BUYER = {"website_id": 1, "email": "jane.buyer@example.org", "firstname": "Jane", "lastname": "Quillfeather",
          "created_at": datetime(2026, 3, 8, tzinfo=UTC)}
@@ -45,3 +49,34 @@ def test_a_missing_value_hides_the_rest_of_the_row(commerce):
     text = shown(raised.value)
     assert "created_at" in text, text
     assert "jane.buyer@example.org" not in text and "Quillfeather" not in text, text
+
+
+@pytest.mark.parametrize("commerce_url", ["postgresql", "mariadb"], indirect=True)  # SQLite waits: one writer
+def test_a_transaction_aborted_by_a_deadlock_runs_again_and_both_finish(commerce):
+    # Arrange: two transactions that each lock one stock row, then want the other's (as two accounts once did)
+    p = catalog_product.c
+    with commerce.connect() as conn:
+        first, second = conn.execute(select(p.sku).order_by(p.sku).limit(2)).scalars().all()
+        before = dict(conn.execute(select(p.sku, p.qty).where(p.sku.in_([first, second]))).all())
+    both_hold_one = threading.Barrier(2)
+    tries = Counter()
+
+    def deduct(name: str, skus: tuple[str, str]):
+        def work(conn):
+            tries[name] += 1
+            conn.execute(update(catalog_product).where(p.sku == skus[0]).values(qty=p.qty - 1))
+            if tries[name] == 1:
+                both_hold_one.wait(timeout=30)
+            conn.execute(update(catalog_product).where(p.sku == skus[1]).values(qty=p.qty - 1))
+        return lambda: in_transaction(commerce, work)
+
+    # Act: both at once; the server aborts one of them
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(deduct("ab", (first, second))), pool.submit(deduct("ba", (second, first)))]:
+            future.result(timeout=60)
+
+    # Assert: one ran again from the start, and every deduction counted once
+    assert sorted(tries.values()) == [1, 2], tries
+    with commerce.connect() as conn:
+        after = dict(conn.execute(select(p.sku, p.qty).where(p.sku.in_([first, second]))).all())
+    assert after == {sku: qty - 2 for sku, qty in before.items()}
