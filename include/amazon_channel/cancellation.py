@@ -168,7 +168,8 @@ def request_cancellation(engine: Engine, order: str, reason: str, now: datetime 
         raise ValueError(f"unknown reason {reason!r}; Amazon's reasons: {', '.join(CANCEL_REASONS)}")
     now = now or utcnow()
     so, o, p, x = sales_order.c, channel_amazon_order.c, channel_amazon_package.c, channel_amazon_cancellation.c
-    with engine.begin() as conn:
+
+    def cancel(conn: Connection) -> dict:
         row = conn.execute(select(so.entity_id, so.increment_id, so.state, o.amazon_order_id, o.account_id,
                                   o.marketplace_id, o.status)
                            .outerjoin(channel_amazon_order, o.sales_order_id == so.entity_id)
@@ -201,8 +202,10 @@ def request_cancellation(engine: Engine, order: str, reason: str, now: datetime 
             state="canceled", last_error="the order was cancelled in Commerce", updated_at=now)).rowcount
         set_notes(conn, {row.amazon_order_id: f"Cancelled in Commerce ({reason}); sent to Amazon by the next run"},
                   now)
-    return {"order": row.increment_id, "amazon_order_id": row.amazon_order_id, "reason": reason,
-            "items": len(items), "held_packages_canceled": held}
+        return {"order": row.increment_id, "amazon_order_id": row.amazon_order_id, "reason": reason,
+                "items": len(items), "held_packages_canceled": held}
+
+    return in_transaction(engine, cancel)
 
 
 def _open_items(conn: Connection, amazon_order_ids: list[str]) -> dict[str, list[dict]]:
@@ -263,7 +266,8 @@ def detect_cancellations(engine: Engine, now: datetime | None = None, account_id
     Canceled."""
     now = now or utcnow()
     o, so, x = channel_amazon_order.c, sales_order.c, channel_amazon_cancellation.c
-    with engine.begin() as conn:
+
+    def detect(conn: Connection) -> int:
         found = conn.execute(select(o.amazon_order_id, o.marketplace_id, o.sales_order_id, o.cancel_requested)
                              .join(sales_order, so.entity_id == o.sales_order_id)
                              .where(o.account_id == account_id, so.state == "canceled", o.status != "Canceled",
@@ -276,7 +280,9 @@ def detect_cancellations(engine: Engine, now: datetime | None = None, account_id
              "sales_order_id": row.sales_order_id, "reason": default_reason(row.cancel_requested),
              "items": json.dumps(items.get(row.amazon_order_id, [])), "state": "pending", "attempts": 0,
              "requested_at": now, "updated_at": now} for row in found], ["amazon_order_id"])
-    return len(found)
+        return len(found)
+
+    return in_transaction(engine, detect)
 
 
 def default_reason(cancel_requested: bool) -> str:
@@ -327,11 +333,13 @@ def _send_feed(engine: Engine, client: SpApiClient, marketplace: str, rows: list
     messages = [FeedMessage(n, row.amazon_order_id, row.reason,
                             tuple(item["orderItemId"] for item in json.loads(row.order_items)))
                 for n, row in enumerate(rows, start=1)]
-    with engine.begin() as conn:  # before the upload: a crash from here on leaves the rows `sending`, re-sent later
+    def mark_sending(conn: Connection) -> None:  # before the upload: a crash from here on leaves them to re-send
         for message, row in zip(messages, rows, strict=True):
             conn.execute(update(channel_amazon_cancellation).where(c.id == row.id).values(
                 state="sending", feed_document_id=document["feedDocumentId"], feed_id=None,
                 message_id=message.message_id, attempts=row.attempts + 1, updated_at=utcnow()))
+
+    in_transaction(engine, mark_sending)
     try:
         client.upload_feed_document(document["url"], feed_document(messages, merchant), CONTENT_TYPE)
         feed_id = client.create_feed(FEED_TYPE, [marketplace], document["feedDocumentId"])
@@ -457,11 +465,15 @@ def _keep_for_next_run(engine: Engine, ids: list[int], err: SpApiError, counts: 
 def _reject(engine: Engine, ids: list[int], message: str, problems: list[dict]) -> None:
     c = channel_amazon_cancellation.c
     now = utcnow()
-    with engine.begin() as conn:
+
+    def reject(conn: Connection) -> list[str]:
         orders = conn.execute(select(c.amazon_order_id).where(c.id.in_(ids))).scalars().all()
         conn.execute(update(channel_amazon_cancellation).where(c.id.in_(ids)).values(
             state="rejected", last_error=message[:1024], updated_at=now))
         set_notes(conn, {order_id: f"Amazon refused to cancel the order: {message}" for order_id in orders}, now)
+        return orders
+
+    orders = in_transaction(engine, reject)
     problems.extend({"amazon_order_id": order_id, "state": "rejected", "error": message} for order_id in orders)
 
 
@@ -473,7 +485,10 @@ def _feed_rows(engine: Engine, feed_id: str) -> list[int]:
 
 def _set(engine: Engine, ids: list[int], **values) -> None:
     c = channel_amazon_cancellation.c
-    with engine.begin() as conn:
+
+    def set_values(conn: Connection) -> None:
         for part in chunked(ids, IN_LIST):
             conn.execute(update(channel_amazon_cancellation).where(c.id.in_(part))
                          .values(updated_at=utcnow(), **values))
+
+    in_transaction(engine, set_values)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from amazon_channel.commerce.db import HIDDEN, in_transaction, lock_conflict
+from amazon_channel.commerce.db import HIDDEN, in_transaction, insert_missing, lock_conflict
 from amazon_channel.commerce.schema import catalog_product, customer_entity
 
 BUYER = {"website_id": 1, "email": "jane.buyer@example.org", "firstname": "Jane", "lastname": "Quillfeather",
@@ -49,6 +49,18 @@ def test_a_missing_value_hides_the_rest_of_the_row(commerce):
     text = shown(raised.value)
     assert "created_at" in text, text
     assert "jane.buyer@example.org" not in text and "Quillfeather" not in text, text
+
+
+def test_a_bulk_write_that_fails_shows_its_statement_without_the_rows(commerce):
+    # The loader's bulk path: bound parameters on SQLite and PostgreSQL, literal multi-row INSERTs on MariaDB
+    rows = [{**BUYER, "email": f"buyer{n}@example.org"} for n in range(3)] + [{**BUYER, "created_at": None}]
+
+    with pytest.raises(IntegrityError) as raised, commerce.begin() as conn:
+        insert_missing(conn, customer_entity, rows, ["email", "website_id"])
+
+    text = shown(raised.value)
+    assert "example.org" not in text and "Quillfeather" not in text, text
+    assert "customer_entity" in text and "created_at" in text, text  # the table, and the column to fix
 
 
 @pytest.mark.parametrize("commerce_url", ["postgresql", "mariadb"], indirect=True)  # SQLite waits: one writer

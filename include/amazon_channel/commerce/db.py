@@ -41,12 +41,22 @@ def hide_quoted_values(message: str) -> str:
     return message
 
 
+_VALUES_CLAUSE = re.compile(r"\bVALUES\b.*", re.IGNORECASE | re.DOTALL)
+
+
 def _hide_values_in_error(context) -> None:
     """handle_error: the driver's exception and SQLAlchemy's around it lose the values the server quoted, before
-    anything (a task log's traceback, a failure alert) shows them. Error codes stay: retries read them."""
+    anything (a task log's traceback, a failure alert) shows them. Error codes stay: retries read them. A statement
+    run without parameters holds its values as literals (_pymysql_execute_many): it is shown up to its VALUES, as
+    hide_parameters shows a statement without the values it bound."""
     for exc in (context.original_exception, context.sqlalchemy_exception):
         if exc is not None:
             exc.args = tuple(hide_quoted_values(a) if isinstance(a, str) else a for a in exc.args)
+    literal = context.execution_context is not None and context.execution_context.execution_options.get(
+        "no_parameters")
+    if literal and context.sqlalchemy_exception is not None and context.sqlalchemy_exception.statement:
+        context.sqlalchemy_exception.statement = _VALUES_CLAUSE.sub(f"VALUES ... {HIDDEN}",
+                                                                    context.sqlalchemy_exception.statement)
 
 
 def commerce_engine(url: str) -> Engine:
@@ -223,22 +233,18 @@ def _pymysql_execute_many(conn: Connection, table: Table, sql: str, columns: dic
         values = f"({','.join(row)})"
         length = len(values.encode(driver.encoding)) + 1
         if batch and size + length > limit:
-            _execute_text(conn, prefix + ",".join(batch) + postfix, prefix)
+            _execute_literal(conn, prefix + ",".join(batch) + postfix)
             batch, size = [], 0
         batch.append(values)
         size += length
     if batch:
-        _execute_text(conn, prefix + ",".join(batch) + postfix, prefix)
+        _execute_literal(conn, prefix + ",".join(batch) + postfix)
 
 
-def _execute_text(conn: Connection, sql: str, shown: str) -> None:
-    """A statement holding its values as literals: run without parameters, so "%" in a value stays as it is. Its error
-    shows `shown` (the statement without its values), as hide_parameters does for bound values: they are buyer data."""
-    try:
-        conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
-    except DBAPIError as exc:
-        exc.statement = f"{shown} ... [values hidden]"
-        raise
+def _execute_literal(conn: Connection, sql: str) -> None:
+    """A statement holding its values as literals: run without parameters, so "%" in a value stays as it is (its
+    error does not show the values: _hide_values_in_error)."""
+    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
 def copy_missing(conn: Connection, table: Table, query: Select, columns: Sequence[str], keys: Sequence[str]) -> None:
