@@ -573,10 +573,9 @@ def reflect_tables(engine: Engine) -> Reflected:
                        for multi in (inspector.get_multi_columns, inspector.get_multi_indexes)))
 
 
-def add_missing_columns(engine: Engine, existing: Reflected | None = None) -> list[str]:
+def add_missing_columns(engine: Engine, existing: Reflected) -> list[str]:
     """ALTER TABLE ... ADD COLUMN for every column the schema has and the database lacks; returns "table.column"
     of each one added. New columns must be nullable or have a server default, so existing rows stay valid."""
-    existing = existing or reflect_tables(engine)
     added = []
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
@@ -594,14 +593,13 @@ def add_missing_columns(engine: Engine, existing: Reflected | None = None) -> li
     return added
 
 
-def widen_buyer_data_columns(engine: Engine, existing: Reflected | None = None) -> list[str]:
+def widen_buyer_data_columns(engine: Engine, existing: Reflected) -> list[str]:
     """Buyer data columns of an older database (VARCHAR, or TEXT where a payload needs MEDIUMTEXT on MariaDB) become
     what a sealed value needs (BuyerData); returns "table.column" of each one changed. SQLite has no lengths."""
     if engine.dialect.name == "sqlite":
         return []
     from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
-    existing = existing or reflect_tables(engine)
     changed = []
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
@@ -623,10 +621,9 @@ def widen_buyer_data_columns(engine: Engine, existing: Reflected | None = None) 
     return changed
 
 
-def add_missing_indexes(engine: Engine, existing: Reflected | None = None) -> list[str]:
+def add_missing_indexes(engine: Engine, existing: Reflected) -> list[str]:
     """CREATE INDEX for every index the schema has and an existing table lacks (create_all makes them only with a
     new table); returns the names of those created. IF NOT EXISTS: two DAGs may bring one database up at once."""
-    existing = existing or reflect_tables(engine)
     created = []
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
