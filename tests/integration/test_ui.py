@@ -46,9 +46,10 @@ class UiServer:
         return response.json()["access_token"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui(request, emulator_process, airflow_db, tmp_path_factory):
-    """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled."""
+    """An api-server with our plugins, on a SQLite Commerce DB that the real pipeline steps filled. One per test
+    process: work stealing may hand this module's tests to a process in several turns."""
     from amazon_channel.commerce.db import commerce_engine
     from amazon_channel.staging import Staging
     from tests.integration.pipeline_steps import Steps
@@ -60,6 +61,7 @@ def ui(request, emulator_process, airflow_db, tmp_path_factory):
     engine = commerce_engine(url)
     data = populate(Steps(engine, Staging(f"file://{folder}/staging"), emulator_client(emulator_process)),
                     emulator_process)
+    emulator_process.reset()  # the other tests of this process start from the emulator's start state
 
     (folder / "passwords.json").write_text(json.dumps({user: password for user, (_, password) in LOGINS.items()}))
     port = free_port()
@@ -93,7 +95,6 @@ def ui(request, emulator_process, airflow_db, tmp_path_factory):
         proc.kill()
     log.close()
     engine.dispose()
-    emulator_process.reset()
 
 
 def test_the_view_is_behind_airflows_login(ui):
