@@ -221,15 +221,20 @@ class SpApiClient:
         budget = budget_end - started
         if budget <= 0:
             raise _Transient(f"no time left for {host} within the deadline", no_time=True)
+        # A timeout of an exchange the deadline cut short says nothing about the host: the problem that made the
+        # call retry until then is the one to report (no_time).
+        cut_short = budget_end < started + cfg.timeout
         headers = {**kwargs.pop("headers", {}), "accept-encoding": ACCEPT_ENCODING}
         with ends_at(budget_end):  # every socket read, status line and headers included, ends by budget_end
             try:
                 response = self.session.request(method, url, headers=headers, timeout=(budget, budget),
                                                 allow_redirects=False, stream=True, **kwargs)
             except requests.ConnectionError as exc:  # ConnectTimeout included: nothing reached the host
-                raise _Transient(f"cannot reach {host}: {type(exc).__name__}") from None
+                raise _Transient(f"cannot reach {host}: {type(exc).__name__}",
+                                 no_time=cut_short and isinstance(exc, requests.Timeout)) from None
             except requests.Timeout as exc:
-                raise _Transient(f"{host} did not answer within {budget:.1f}s: {type(exc).__name__}") from None
+                raise _Transient(f"{host} did not answer within {budget:.1f}s: {type(exc).__name__}",
+                                 no_time=cut_short) from None
             return self._read_response(operation, response, url, host, setting, started, budget_end)
 
     def _read_response(self, operation: str, response: requests.Response, url: str, host: str, setting: str,

@@ -132,6 +132,7 @@ def test_blocked_orders_are_kept_with_a_reason_and_created_once_fixed(pipeline_e
                for k in blocked)
 
 
+@pytest.mark.parametrize("commerce_url", ["sqlite"], indirect=True)  # they fail to parse before any database work
 def test_broken_settings_fail_the_run_before_any_extraction(pipeline_env, emulator, commerce):
     set_order_settings(pipeline_env, {"default": {"customer_mode": "sometimes"}})
     run = run_sync(W1)

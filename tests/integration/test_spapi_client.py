@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -80,6 +81,15 @@ def test_retries_stop_at_the_deadline(client, emulator):
     with pytest.raises(SpApiError) as err:
         client.get_order("111-1111111-1111111")
     assert err.value.code == "DeadlineExceeded" and "HTTP 50" in str(err.value)
+
+
+def test_an_attempt_the_deadline_cuts_short_does_not_hide_the_error_before_it(client, emulator):
+    # Each answer is a 500 after 0.4 s: the third attempt starts with 0.2 s of the deadline left and times out.
+    emulator.configure(error_rate=1.0, slow_rate=1.0, slow_seconds=0.4)
+    client.config.deadline, client.config.backoff_base = 1.0, 0.001
+    with pytest.raises(SpApiError) as err:
+        client.get_order("111-1111111-1111111")
+    assert err.value.code == "DeadlineExceeded" and re.search(r"last: HTTP 50[03]$", str(err.value)), str(err.value)
 
 
 def test_client_errors_are_not_retried_and_carry_amazons_words(client, emulator):
