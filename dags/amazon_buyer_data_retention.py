@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 from amazon_channel_alerts import ChannelAlert
-from channel_common import STAGING_RETENTION_DAYS, TASK_RETRIES, commerce_engine, fail_fast, staging
+from channel_common import STAGING_RETENTION_DAYS, TASK_RETRIES, commerce_db, fail_fast, staging
 
 SCHEDULE = "30 3 * * *"  # daily at 03:30 UTC, away from the top of the hour when the sync DAGs start
 
@@ -85,8 +85,7 @@ def amazon_buyer_data_retention():
         from amazon_channel.retention import erase_expired
         from amazon_channel.timeutil import utcnow
 
-        with fail_fast():
-            engine = commerce_engine()
+        with fail_fast(), commerce_db() as engine:
             ensure_schema(engine)
             return erase_expired(engine, _settings(), _as_of(), utcnow())
 
@@ -96,9 +95,9 @@ def amazon_buyer_data_retention():
         from amazon_channel.retention import erased_since, scrub_staging
         from amazon_channel.timeutil import utcnow
 
-        with fail_fast():
+        with fail_fast(), commerce_db() as engine:
             since = utcnow() - timedelta(days=STAGING_RETENTION_DAYS + 1)  # older staged runs are purged anyway
-            return scrub_staging(staging(), erased_since(commerce_engine(), since), _settings(), _as_of())
+            return scrub_staging(staging(), erased_since(engine, since), _settings(), _as_of())
 
     @task(task_display_name="Seal buyer data with the current key")
     def reseal_buyer_data() -> dict:
@@ -106,8 +105,8 @@ def amazon_buyer_data_retention():
         values under an older key (rotation). Counts per column."""
         from amazon_channel.retention import reseal
 
-        with fail_fast():
-            return reseal(commerce_engine())
+        with fail_fast(), commerce_db() as engine:
+            return reseal(engine)
 
     erase_expired_buyer_data() >> reseal_buyer_data() >> scrub_staged_pages()
 

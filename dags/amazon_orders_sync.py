@@ -23,7 +23,7 @@ from channel_common import (
     RETRY_DELAY_SECONDS,
     STAGING_RETENTION_DAYS,
     TASK_RETRIES,
-    commerce_engine,
+    commerce_db,
     current_run,
     fail_fast,
     order_settings,
@@ -156,8 +156,9 @@ def sync_tasks(account: Account) -> None:
         with fail_fast():
             if account.region is not None or account.marketplace_ids is not None:
                 sp_api_config(account)  # raises naming both when the connection serves another region
-            return check_settings_step(commerce_engine(), order_settings(account), current_run(account),
-                                       STAGING_RETENTION_DAYS)
+            with commerce_db() as engine:
+                return check_settings_step(engine, order_settings(account), current_run(account),
+                                           STAGING_RETENTION_DAYS)
 
     @task(task_display_name="Extract Amazon orders", pool=account.pool)
     def extract_orders() -> dict:
@@ -169,11 +170,10 @@ def sync_tasks(account: Account) -> None:
 
         context = get_current_context()
         params = context["params"]
-        with fail_fast():
+        with fail_fast(), commerce_db() as engine:
             return extract_step(sp_api_client(account), current_run(account), context.get("data_interval_start"),
                                 context.get("data_interval_end"), params.get("window_start"),
-                                params.get("window_end"), timedelta(minutes=params["overlap_minutes"]),
-                                commerce_engine())
+                                params.get("window_end"), timedelta(minutes=params["overlap_minutes"]), engine)
 
     @task(task_display_name="Validate orders (Great Expectations)")
     def validate_orders(extracted: dict) -> dict:
@@ -183,8 +183,8 @@ def sync_tasks(account: Account) -> None:
         from amazon_channel.steps import data_quality_alert, validate_step
 
         context = get_current_context()
-        with fail_fast():
-            summary = validate_step(commerce_engine(), current_run(account), extracted["staging_path"],
+        with fail_fast(), commerce_db() as engine:
+            summary = validate_step(engine, current_run(account), extracted["staging_path"],
                                     order_settings(account), context["params"]["reprocess_unchanged"])
         if detail := data_quality_alert(summary):
             try:
@@ -207,8 +207,8 @@ def sync_tasks(account: Account) -> None:
         Safe to re-run."""
         from amazon_channel.steps import load_customers_step
 
-        with fail_fast():
-            return load_customers_step(commerce_engine(), current_run(account), transformed["staging_path"],
+        with fail_fast(), commerce_db() as engine:
+            return load_customers_step(engine, current_run(account), transformed["staging_path"],
                                        order_settings(account))
 
     @task(task_display_name="Load orders", outlets=[COMMERCE_ORDERS])
@@ -220,8 +220,8 @@ def sync_tasks(account: Account) -> None:
         from amazon_channel.steps import cancel_request_alert, load_orders_step
 
         context = get_current_context()
-        with fail_fast():
-            summary = load_orders_step(commerce_engine(), current_run(account), transformed["staging_path"],
+        with fail_fast(), commerce_db() as engine:
+            summary = load_orders_step(engine, current_run(account), transformed["staging_path"],
                                        order_settings(account), extracted)
         context["outlet_events"][COMMERCE_ORDERS].extra = {**summary, "account_id": account.id}
         if detail := cancel_request_alert(summary):
@@ -241,8 +241,8 @@ def sync_tasks(account: Account) -> None:
         from amazon_channel.shipping import CARRIER_VARIABLE
         from amazon_channel.steps import reconcile_step
 
-        with fail_fast():
-            return reconcile_step(commerce_engine(), Variable.get(CARRIER_VARIABLE, default=None), account.id)
+        with fail_fast(), commerce_db() as engine:
+            return reconcile_step(engine, Variable.get(CARRIER_VARIABLE, default=None), account.id)
 
     @task(task_display_name="Send cancellations to Amazon (Feeds API)", pool=account.pool, trigger_rule="all_done")
     def push_cancellations() -> dict:
@@ -254,8 +254,8 @@ def sync_tasks(account: Account) -> None:
         import failed."""
         from amazon_channel.steps import cancellation_alert, push_cancellations_step
 
-        with fail_fast():
-            summary = push_cancellations_step(commerce_engine(), sp_api_client(account), TASK_TIMEOUT, account.id)
+        with fail_fast(), commerce_db() as engine:
+            summary = push_cancellations_step(engine, sp_api_client(account), TASK_TIMEOUT, account.id)
         if detail := cancellation_alert(summary):
             try:
                 ChannelAlert("cancellation_rejected", detail, account_id=account.id)(get_current_context())
@@ -272,8 +272,8 @@ def sync_tasks(account: Account) -> None:
         re-run re-sends the same packageReferenceId, which edits rather than duplicates the package."""
         from amazon_channel.steps import push_step
 
-        with fail_fast():
-            return push_step(commerce_engine(), sp_api_client(account), TASK_TIMEOUT, account.id)
+        with fail_fast(), commerce_db() as engine:
+            return push_step(engine, sp_api_client(account), TASK_TIMEOUT, account.id)
 
     @task(task_display_name="Fail the run if a task failed", trigger_rule="one_failed", retries=0,
           on_failure_callback=None)  # the failed task has already alerted

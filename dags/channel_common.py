@@ -53,10 +53,18 @@ def current_run(account: Account | None = None) -> Run:
     return Run(context["dag"].dag_id, context["run_id"], staging(), account_id=_or_default(account).id)
 
 
-def commerce_engine() -> Engine:
+@contextmanager
+def commerce_db() -> Iterator[Engine]:
+    """The Commerce DB for one task's work; its connections are closed when the work is done. A task process ends
+    anyway, but `dag.test` runs every task in one process, where each task's engine kept its pooled connections
+    open until a garbage collection: a day of test runs held dozens on PostgreSQL."""
     from commerce_db_hook import CommerceDbHook
 
-    return CommerceDbHook(COMMERCE_DB_CONN_ID).get_conn()
+    engine = CommerceDbHook(COMMERCE_DB_CONN_ID).get_conn()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def sp_api_config(account: Account | None = None) -> SpApiConfig:

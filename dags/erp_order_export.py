@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import dag, get_current_context, task
-from channel_common import COMMERCE_ORDERS, commerce_engine, staging
+from channel_common import COMMERCE_ORDERS, commerce_db, staging
 
 
 @dag(dag_id="erp_order_export", dag_display_name="ERP order export (example)", schedule=[COMMERCE_ORDERS],
@@ -24,7 +24,8 @@ def erp_order_export():
 
         for event in get_current_context()["triggering_asset_events"].get(COMMERCE_ORDERS, []):
             print(f"asset event from {event.source_run_id}: {event.extra}")
-        return export_orders_since_mark(commerce_engine(), staging())
+        with commerce_db() as engine:
+            return export_orders_since_mark(engine, staging())
 
     export_new_orders()
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 
 from amazon_channel.commerce.schema import catalog_product
 from tests.integration.commerce_queries import (
@@ -130,6 +130,19 @@ def test_blocked_orders_are_kept_with_a_reason_and_created_once_fixed(pipeline_e
     assert all(channel[k]["note"].startswith("Commerce order #")
                or (channel[k]["cancel_requested"] and channel[k]["note"].startswith("Buyer asked Amazon to cancel"))
                for k in blocked)
+
+
+@pytest.mark.parametrize("commerce_url", ["postgresql"], indirect=True)  # the server that counts its sessions
+def test_a_run_leaves_no_connection_to_the_commerce_database_open(pipeline_env, emulator, commerce):
+    # dag.test runs every task in this process, as a long-lived worker process would: each task's connections must
+    # close when its work is done (left to the garbage collector, a few DAG tests held most of PostgreSQL's 100).
+    assert run_sync(W1).state == "success"
+
+    commerce.dispose()  # the test's own engine: only the session counting remains
+    with commerce.connect() as conn:
+        others = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND pid <> pg_backend_pid()")).scalar_one()
+    assert others == 0
 
 
 @pytest.mark.parametrize("commerce_url", ["sqlite"], indirect=True)  # they fail to parse before any database work

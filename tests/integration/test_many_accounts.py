@@ -8,8 +8,8 @@ seller gave this application): their own DAG fails fast with Amazon's words and 
 them.
 
 The concurrent runs are separate processes (`dag.test` each), as separate DAG runs on workers are, forked like a
-Celery worker's from one that holds Airflow and the pipeline; each has a copy of the Airflow metadata database, so the
-only things they share are the ones production shares: the Commerce database and Amazon.
+Celery worker's from one that imported the pipeline; each has a copy of the Airflow metadata database, so the only
+things they share are the ones production shares: the Commerce database and Amazon.
 """
 
 from __future__ import annotations
@@ -113,13 +113,8 @@ def run_dag(spec: dict, env: dict, log: str) -> None:
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.environ.clear()
-    os.environ.update(env)
-    from airflow import settings
+    os.environ.update(env)  # before Airflow is imported: it reads its settings then
     from airflow.dag_processing.dagbag import DagBag
-
-    settings.configure_vars()  # the forkserver imported Airflow with the test's metadata DB: this run's copy instead
-    settings.reconfigure_orm()
-    assert settings.engine.url.render_as_string(hide_password=False) == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
     dag = DagBag(dag_folder=spec["dags"]).get_dag(spec["dag_id"])
     run = dag.test(logical_date=datetime.fromisoformat(spec["logical_date"]), run_conf=spec["conf"])
@@ -129,13 +124,13 @@ def run_dag(spec: dict, env: dict, log: str) -> None:
 
 def run_dags(accounts: list[str], logical_date: datetime, conf: dict, folder: Path, **env) -> dict[str, dict]:
     """Each account's DAG run in its own process, all at once. As a Celery worker forks its pool processes from one
-    that holds Airflow and the pipeline (plugins/celery_config.py), they fork from a server that imported both once
-    (forked_runs_preload.py). Each has a copy of the migrated Airflow metadata DB (SQLite allows one writer), so they
-    share only the Commerce DB and the emulator."""
+    that imported the pipeline (plugins/celery_config.py), they are forked from a server that imported it once,
+    not Airflow. Each has a copy of the migrated Airflow metadata DB (SQLite allows one writer), so they share only
+    the Commerce DB and the emulator."""
     from airflow.settings import SQL_ALCHEMY_CONN
 
     forkserver = multiprocessing.get_context("forkserver")
-    forkserver.set_forkserver_preload(["tests.integration.forked_runs_preload"])
+    forkserver.set_forkserver_preload(["amazon_channel.preload"])
     source = sqlite3.connect(SQL_ALCHEMY_CONN.removeprefix("sqlite:///"))
     processes = {}
     for account in accounts:
