@@ -2,16 +2,20 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv --no-config
 EMULATOR_PORT ?= 8900
 export EMULATOR_PORT
 
 .PHONY: install run cluster test unit lint emulator lock ddl bench clean
 
+# uv installs the lock's exact versions as pip would, in a third of the time (compiling every module, as pip does:
+# the cluster's processes start at once and would each compile what they import first).
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.txt -c requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,8 +8,8 @@ seller gave this application): their own DAG fails fast with Amazon's words and 
 them.
 
 The concurrent runs are separate processes (`dag.test` each), as separate DAG runs on workers are, forked like a
-Celery worker's from one that imported the pipeline; each has a copy of the Airflow metadata database, so the only
-things they share are the ones production shares: the Commerce database and Amazon.
+Celery worker's from one that holds Airflow and the pipeline; each has a copy of the Airflow metadata database, so the
+only things they share are the ones production shares: the Commerce database and Amazon.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from amazon_channel.commerce.schema import (
     channel_amazon_package,
+    channel_amazon_quarantine,
     inventory_reservation,
     sales_order,
     sales_order_item,
@@ -113,8 +114,13 @@ def run_dag(spec: dict, env: dict, log: str) -> None:
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.environ.clear()
-    os.environ.update(env)  # before Airflow is imported: it reads its settings then
+    os.environ.update(env)
+    from airflow import settings
     from airflow.dag_processing.dagbag import DagBag
+
+    settings.configure_vars()  # the forkserver imported Airflow with the test's metadata DB: this run's copy instead
+    settings.reconfigure_orm()
+    assert settings.engine.url.render_as_string(hide_password=False) == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
     dag = DagBag(dag_folder=spec["dags"]).get_dag(spec["dag_id"])
     run = dag.test(logical_date=datetime.fromisoformat(spec["logical_date"]), run_conf=spec["conf"])
@@ -124,13 +130,13 @@ def run_dag(spec: dict, env: dict, log: str) -> None:
 
 def run_dags(accounts: list[str], logical_date: datetime, conf: dict, folder: Path, **env) -> dict[str, dict]:
     """Each account's DAG run in its own process, all at once. As a Celery worker forks its pool processes from one
-    that imported the pipeline (plugins/celery_config.py), they are forked from a server that imported it once,
-    not Airflow. Each has a copy of the migrated Airflow metadata DB (SQLite allows one writer), so they share only
-    the Commerce DB and the emulator."""
+    that holds Airflow and the pipeline (plugins/celery_config.py), they fork from a server that imported both once
+    (forked_runs_preload.py). Each has a copy of the migrated Airflow metadata DB (SQLite allows one writer), so they
+    share only the Commerce DB and the emulator."""
     from airflow.settings import SQL_ALCHEMY_CONN
 
     forkserver = multiprocessing.get_context("forkserver")
-    forkserver.set_forkserver_preload(["amazon_channel.preload"])
+    forkserver.set_forkserver_preload(["tests.integration.forked_runs_preload"])
     source = sqlite3.connect(SQL_ALCHEMY_CONN.removeprefix("sqlite:///"))
     processes = {}
     for account in accounts:
@@ -224,8 +230,9 @@ def test_five_accounts_of_two_sellers_in_three_regions_share_one_commerce_db(
     assert not any(retried.values()), retried
     channel, sales = channel_orders(commerce), commerce_orders(commerce)  # one Commerce order per Amazon order
     for account, orders in expected.items():
-        assert {k for k, o in channel.items() if o["account_id"] == account} == {
-            k for k, o in orders.items() if imported(o)}, account
+        stored, due = {k for k, o in channel.items() if o["account_id"] == account}, {
+            k for k, o in orders.items() if imported(o)}
+        assert stored == due, where_they_went(commerce, orders, due - stored, stored - due, results.get(account))
         assert {k for k, o in sales.items() if o["amazon_account_id"] == account} == {
             k for k, o in orders.items() if should_have_commerce_order(o["status"], o["fulfilledBy"])}, account
     assert {o["account_id"] for o in channel.values()} == {o["amazon_account_id"] for o in sales.values()} == set(good)
@@ -293,6 +300,21 @@ def test_five_accounts_of_two_sellers_in_three_regions_share_one_commerce_db(
     # Each account's own runs: its last, or its first for a marketplace without orders since
     for ends in last_windows.values():
         assert AT_ONCE["window_end"] in ends and ends <= {IN_TURN["window_end"], AT_ONCE["window_end"]}, ends
+
+
+def where_they_went(commerce, truth_orders: dict, missing: set, extra: set, result: dict | None) -> str:
+    """For a failed comparison: each missing order as Amazon has it and any quarantine row of it, and the end of the
+    account's concurrent run's log (none of it buyer data: ids, times, statuses, reasons)."""
+    q = channel_amazon_quarantine.c
+    with commerce.connect() as conn:
+        quarantined = {r.amazon_order_id: r for r in conn.execute(
+            select(q.amazon_order_id, q.account_id, q.reasons, q.resolved).where(
+                q.amazon_order_id.in_(sorted(missing | extra))))}
+    lines = [f"missing {order_id}: {o['status']} {o['fulfilledBy']} updated {o['lastUpdatedTime']}, "
+             f"quarantine: {quarantined.get(order_id)}"
+             for order_id, o in sorted((order_id, truth_orders[order_id]) for order_id in missing)]
+    lines += [f"not Amazon's: {order_id}" for order_id in sorted(extra)]
+    return "\n".join(lines + ["--- its concurrent run:", (result or {}).get("log", "")[-6000:]])
 
 
 def marketplaces(emulator, seller_id: str, region: str) -> set[str]:
