@@ -18,8 +18,8 @@ USER airflow
 
 # 1. Dependencies: every package at the version in requirements.lock (its constraints), one layer that is rebuilt
 #    only when requirements.txt or the lock change. The development tools, listed in requirements.txt after the
-#    line "# development and tests" (pytest, ruff, playwright, matplotlib; pyyaml and jsonschema
-#    come with Airflow anyway), are left out: some 250 MB that never run in production. What is installed is a
+#    line "# development and tests" (pytest, ruff, playwright, matplotlib, fastjsonschema; pyyaml
+#    comes with Airflow anyway), are left out: some 250 MB that never run in production. What is installed is a
 #    subset of the tested set at the tested versions, and `pip check` fails the build if it is not consistent.
 COPY --chown=airflow:root requirements.txt requirements.lock /opt/airflow/project/
 RUN sed '/^# development and tests/,$d' /opt/airflow/project/requirements.txt \

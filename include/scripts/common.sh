@@ -56,13 +56,20 @@ PY
       for a in sys.argv[2:]]}, open(sys.argv[1], "w"), indent=2)' "$AMAZON_CHANNEL_ACCOUNTS_FILE" "${DEMO_ACCOUNTS[@]}"
 }
 
-# One pool per account (one seller's SP-API quota in one region: extract/push tasks of all its runs share it).
+# One pool per account (one seller's SP-API quota in one region: extract/push tasks of all its runs share it), all
+# with one `airflow pools import` (each airflow command costs seconds of CPU to start).
 create_pools() {
-  local pool
-  for pool in $(python -c 'import os; from amazon_channel.accounts import read_accounts
-accounts, _ = read_accounts(os.environ.get("AMAZON_CHANNEL_ACCOUNTS_FILE")); print(" ".join(a.pool for a in accounts))'); do
-    airflow pools set "$pool" 1 "One seller's SP-API quota in one region: extract/push tasks of all runs share it" >/dev/null
-  done
+  local pools
+  pools="$(mktemp)"
+  python - "$pools" <<'PY'
+import json, os, sys
+from amazon_channel.accounts import read_accounts
+accounts, _ = read_accounts(os.environ.get("AMAZON_CHANNEL_ACCOUNTS_FILE"))
+description = "One seller's SP-API quota in one region: extract/push tasks of all runs share it"
+json.dump({a.pool: {"slots": 1, "description": description} for a in accounts}, open(sys.argv[1], "w"))
+PY
+  airflow pools import "$pools" >/dev/null
+  rm -f "$pools"
 }
 
 # Stop everything in PIDS (set by the caller) and all they started, tasks included: TERM to each (each stops its own

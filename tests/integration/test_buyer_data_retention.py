@@ -153,7 +153,8 @@ def test_expired_buyer_data_is_erased_everywhere_and_a_backfill_does_not_bring_i
     extracted = steps.extract("backfill", START, END)
     steps.after_extract("backfill", reprocess_unchanged=True)
     assert extracted["buyer_data_withheld"] == len(expired_ids & {o["orderId"] for o in staged})
-    assert [v for v in expired_values if v in everything_stored(steps.engine, steps.staging)] == []
+    stored = everything_stored(steps.engine, steps.staging)
+    assert [v for v in expired_values if v in stored] == []
     with steps.engine.connect() as conn:
         after = {r.amazon_order_id: r for r in conn.execute(select(channel_amazon_order))}
     assert all(getattr(after[i], c) is None for i in expired_ids for c in CHANNEL_ORDER_PII)
