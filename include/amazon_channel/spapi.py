@@ -235,10 +235,10 @@ class SpApiClient:
             except requests.Timeout as exc:
                 raise _Transient(f"{host} did not answer within {budget:.1f}s: {type(exc).__name__}",
                                  no_time=cut_short) from None
-            return self._read_response(operation, response, url, host, setting, started, budget_end)
+            return self._read_response(operation, response, url, host, setting, started, budget_end, cut_short)
 
     def _read_response(self, operation: str, response: requests.Response, url: str, host: str, setting: str,
-                       started: float, budget_end: float) -> requests.Response:
+                       started: float, budget_end: float, cut_short: bool) -> requests.Response:
         try:
             if 300 <= response.status_code < 400:
                 location = response.headers.get("location")
@@ -246,7 +246,7 @@ class SpApiClient:
                 raise SpApiError(operation, response.status_code, "Redirect",
                                  f"{host} ({setting}) redirected to {target}; redirects are refused, credentials are "
                                  f"sent only to the configured endpoints", response.headers.get("x-amzn-RequestId"))
-            content = self._read_body(operation, response, host, started, budget_end)
+            content = self._read_body(operation, response, host, started, budget_end, cut_short)
         except BaseException:
             response.close()  # closes the connection: never reuse one with an unread answer
             raise
@@ -255,7 +255,7 @@ class SpApiClient:
         return response
 
     def _read_body(self, operation: str, response: requests.Response, host: str, started: float,
-                   budget_end: float) -> bytes:
+                   budget_end: float, cut_short: bool) -> bytes:
         limit = self.config.max_response_bytes
         announced = response.headers.get("content-length", "")
         if announced.strip().isdigit() and int(announced) > limit:
@@ -266,7 +266,8 @@ class SpApiClient:
         def too_slow() -> _Transient:
             return _Transient(f"{host} sent its answer too slowly: {size:,} bytes in "
                               f"{time.monotonic() - started:.1f}s, cut at the limit for one exchange "
-                              f"(extra.timeout {self.config.timeout:g}s, extra.deadline {self.config.deadline:g}s)")
+                              f"(extra.timeout {self.config.timeout:g}s, extra.deadline {self.config.deadline:g}s)",
+                              no_time=cut_short)
 
         while True:
             left = budget_end - time.monotonic()

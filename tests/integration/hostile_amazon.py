@@ -245,7 +245,7 @@ class HostileAmazon:
             status, target = bad.redirect
             return status, {"Location": f"{target}{request.target}"}, b"", None  # same path and query, as a thief
         if bad.status:
-            return bad.status, {}, _error("InjectedError", f"HTTP {bad.status} from the stand-in"), None
+            return bad.status, {}, _error("InjectedError", f"HTTP {bad.status} from the stand-in"), bad  # may trickle
         if endpoint == "lwa":
             status, body = self._lwa(request)
         else:

@@ -145,6 +145,18 @@ def test_trickling_headers_are_cut_at_the_deadline_too(amazon):
     assert len(amazon.requests_to(SEARCH_PATH)) >= 2
 
 
+def test_an_error_body_the_deadline_cuts_short_does_not_hide_the_error_before_it(amazon):
+    # Each answer is a 500 whose body (~80 bytes) trickles for about 0.4 s: the last attempt's is cut by the deadline.
+    amazon.status("orders", 500).trickle("orders", every=0.005)
+    client = amazon.client(timeout=30, deadline=1.0, backoff_base=0.001)
+
+    with pytest.raises(SpApiError) as err:
+        search(client)
+
+    assert err.value.code == "DeadlineExceeded" and str(err.value).endswith("last: HTTP 500"), str(err.value)
+    assert len(amazon.requests_to(SEARCH_PATH)) >= 2
+
+
 def test_a_trickling_lwa_answer_is_cut_at_the_deadline(amazon):
     amazon.trickle("lwa", every=0.2)
     client = amazon.client(timeout=0.5, deadline=1.5)
