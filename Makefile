@@ -27,7 +27,7 @@ cluster: install  ## the production shape without Docker: CeleryExecutor, two wo
 	include/scripts/run_cluster.sh
 
 test: install  ## every test: unit, emulator over HTTP, Airflow dag.test() on both cores, then the Celery cluster test alone
-	$(BIN)/python -m pytest -m "not cluster" -n 2 --dist worksteal
+	$(BIN)/python -m pytest -m "not cluster" -n 2 --dist worksteal --durations=15
 	$(BIN)/python -m pytest -m cluster
 
 unit: install

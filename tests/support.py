@@ -116,6 +116,7 @@ def running_emulator(args: list[str]):
     proc.terminate()
     proc.wait(10)
     log.close()
+    os.unlink(log.name)  # nothing left behind in the temporary folder
 
 
 def _answers_on(proc: subprocess.Popen, port: int, server: EmulatorServer) -> bool:
