@@ -38,7 +38,9 @@ def _definitions(model_file: str) -> dict:
 def validator(model_file: str, definition: str):
     schema = {"$schema": "http://json-schema.org/draft-04/schema#", "$ref": f"#/definitions/{definition}",
               "definitions": _definitions(model_file)}
-    # use_default=False: validating must never fill in the model's defaults, the body is checked as sent
+    # use_default=False: validating must never fill in the model's defaults, the body is checked as sent.
+    # "double" (Amazon's models use it for coordinates) is not a JSON Schema format and fastjsonschema refuses to
+    # compile a format it does not know; the field's type (number) is still checked.
     return fastjsonschema.compile(schema, use_default=False, formats={"double": lambda value: True})
 
 
