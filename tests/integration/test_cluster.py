@@ -86,6 +86,7 @@ class Airflow:
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.metadata = create_engine(metadata_url, poolclass=NullPool)
         self.base_url, self.token = f"http://127.0.0.1:{env['AIRFLOW_PORT']}", None
+        self.started: list[psutil.Process] | None = None  # the script's processes when it was told to stop
 
     def api(self, method: str, path: str, **kwargs) -> dict:
         """A call to the REST API (/api/v2): each `airflow` command would cost seconds of CPU to start."""
@@ -155,18 +156,32 @@ class Airflow:
         return (self.home / f"{self.name}.out").read_text()[-3000:]
 
     def begin_stop(self) -> None:
-        """SIGTERM to the script, which stops everything it started; `stop` waits for it."""
+        """Ctrl-C, once: SIGINT to the script's process group; the script stops everything it started (noted first,
+        for `stop` to check). A second Ctrl-C would cut its stopping short."""
+        if self.started is not None:
+            return
+        self.started = []
+        with suppress(psutil.NoSuchProcess):
+            self.started = psutil.Process(self.process.pid).children(recursive=True)
         with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
 
-    def stop(self) -> None:
+    def stop(self) -> tuple[int, list[str]]:
+        """Ctrl-C, then wait for the script; returns how many processes it had started and those it left running
+        (killed here), as "pid command"."""
         self.begin_stop()
-        try:
+        with suppress(subprocess.TimeoutExpired):
             self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            kill_tree(self.process.pid)
+        left = [] if self.process.poll() is not None else [f"{self.process.pid} the script itself"]
+        for proc in self.started:
+            with suppress(psutil.NoSuchProcess):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    left.append(f"{proc.pid} {' '.join(proc.cmdline())[:200]}")
+                    proc.kill()
+        kill_tree(self.process.pid)
         self.metadata.dispose()
         self.log.close()
+        return len(self.started), left
 
 
 class Cluster(Airflow):
@@ -187,10 +202,10 @@ class Cluster(Airflow):
             [str(ROOT / "include" / "scripts" / "run_cluster.sh"), "worker", name], cwd=ROOT, env=self.env,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True))
 
-    def stop(self) -> None:
-        for worker in self.added_workers:
+    def stop(self) -> tuple[int, list[str]]:
+        for worker in self.added_workers:  # started by the tests, not by the script
             kill_tree(worker.pid)
-        super().stop()
+        return super().stop()
 
     def task_tries(self, account: str, task_id: str) -> list[tuple]:
         """(run_id, try_number, state, hostname) of every try of the task, finished tries first."""
@@ -321,10 +336,11 @@ def deployment(emulator, tmp_path_factory):
             "CLUSTER_COMMERCE_URL"]), "reference_commerce": commerce_engine(reference_env["COMMERCE_URL"]),
             "sellers": {account: sellers[seller]["seller_id"] for account, (seller, _) in ACCOUNTS.items()}}
     finally:
-        for airflow in (cluster, reference):
-            if airflow:
-                airflow.stop()
+        left_running = {airflow.name: airflow.stop() for airflow in (cluster, reference) if airflow}
         drop_databases(names)
+    # Ctrl-C stops everything `make cluster` and `make run` started, within a minute
+    assert {name: left for name, (_, left) in left_running.items()} == {"cluster": [], "reference": []}, left_running
+    assert all(started >= 4 for started, _ in left_running.values()), left_running  # Airflow's processes at least
 
 
 def read_cluster_env(path: Path) -> dict[str, str]:
